@@ -1,0 +1,967 @@
+"""The ingestion engine: landing files in, typed rows + quarantine + audit trail out.
+
+One engine, driven by the declarative mapping (:mod:`orchestration.lib.mapping`), handles every
+file of the landing contract:
+
+1. **discover** every file under ``<raw>/<year>/<street_code>/`` (anything else is reported);
+2. **read** it into text sheets (:mod:`orchestration.lib.readers`), rejecting unusable files;
+3. **recognise** the report kind and the header row of each sheet by matching header cells
+   against the canonical headers and synonyms (file-name hints break ties);
+4. **classify** rows: data, blank, 合计/小计 control totals, 填表人-style trailers;
+5. **parse** every value spelling (:mod:`orchestration.lib.values`), scale units, validate
+   identifiers and dates, hash identity numbers with a keyed HMAC and drop names and phones;
+6. split rows into **loaded** and **quarantined** (with file, sheet, row and reason);
+7. resolve **resubmissions** (修订/更正/_v2 supersede the same street, kind and period);
+8. **write** the ``raw`` schema of the working DuckDB database for the streets in scope.
+
+De-duplication on natural keys and cross-street member attribution are done downstream in dbt
+(``int_*_deduplicated``), so every source row stays visible in ``raw`` for auditors.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from orchestration.lib import values as V
+from orchestration.lib.mapping import (
+    DUCKDB_TYPES,
+    PROJECT_ROOT,
+    FieldSpec,
+    KindSpec,
+    Mapping,
+    Template,
+    normalize_text,
+    split_header,
+)
+from orchestration.lib.readers import FileRejected, Sheet, read_sheets
+
+log = logging.getLogger(__name__)
+
+STREETS_CSV = PROJECT_ROOT / "dbt_project" / "seeds" / "streets.csv"
+DEV_PII_KEY = "gonghui-development-key-DO-NOT-USE-IN-PRODUCTION"
+PROVENANCE = ["_source_file", "_source_sheet", "_source_row", "_file_sha256", "_run_id"]
+COMMON_COLUMNS = {
+    "year": "INTEGER",
+    "street_code": "VARCHAR",
+    "_period_label": "VARCHAR",
+    "_period_end": "DATE",
+    "_superseded_by": "VARCHAR",
+    "_source_file": "VARCHAR",
+    "_source_sheet": "VARCHAR",
+    "_source_row": "INTEGER",
+    "_file_sha256": "VARCHAR",
+    "_run_id": "VARCHAR",
+    "_ingested_at": "TIMESTAMP",
+}
+QUARANTINE_COLUMNS = {
+    "year": "INTEGER",
+    "street_code": "VARCHAR",
+    "report_kind": "VARCHAR",
+    "_source_file": "VARCHAR",
+    "_source_sheet": "VARCHAR",
+    "_source_row": "INTEGER",
+    "_file_sha256": "VARCHAR",
+    "_run_id": "VARCHAR",
+    "_superseded_by": "VARCHAR",
+    "reason_code": "VARCHAR",
+    "reason": "VARCHAR",
+    "record_json": "VARCHAR",
+}
+SOURCE_FILE_COLUMNS = {
+    "_source_file": "VARCHAR",
+    "year": "INTEGER",
+    "street_code": "VARCHAR",
+    "report_kind": "VARCHAR",
+    "_file_sha256": "VARCHAR",
+    "file_format": "VARCHAR",
+    "encoding": "VARCHAR",
+    "status": "VARCHAR",
+    "reason_code": "VARCHAR",
+    "reason": "VARCHAR",
+    "_period_label": "VARCHAR",
+    "_period_end": "DATE",
+    "version": "INTEGER",
+    "superseded_by": "VARCHAR",
+    "sheets_read": "VARCHAR",
+    "rows_data": "INTEGER",
+    "rows_loaded": "INTEGER",
+    "rows_quarantined": "INTEGER",
+    "rows_skipped": "INTEGER",
+    "notes": "VARCHAR",
+    "_run_id": "VARCHAR",
+}
+CONTROL_TOTAL_COLUMNS = {
+    "year": "INTEGER",
+    "street_code": "VARCHAR",
+    "report_kind": "VARCHAR",
+    "_source_file": "VARCHAR",
+    "_source_sheet": "VARCHAR",
+    "_source_row": "INTEGER",
+    "label": "VARCHAR",
+    "field": "VARCHAR",
+    "stated_value": "DECIMAL(18,2)",
+    "computed_value": "DECIMAL(18,2)",
+    "covers_from_row": "INTEGER",
+    "covers_to_row": "INTEGER",
+    "_run_id": "VARCHAR",
+}
+AUDIT_TABLES = {
+    "quarantine": QUARANTINE_COLUMNS,
+    "source_files": SOURCE_FILE_COLUMNS,
+    "control_totals": CONTROL_TOTAL_COLUMNS,
+}
+
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
+    """The street codes of the reference list (``dbt_project/seeds/streets.csv``)."""
+    return pl.read_csv(path)["street_code"].to_list()
+
+
+def pii_key() -> bytes:
+    """The HMAC key for identity numbers; a development default warns loudly."""
+    key = os.environ.get("GONGHUI_PII_KEY")
+    if not key:
+        message = (
+            "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
+            "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
+        )
+        warnings.warn(message, stacklevel=2)
+        log.warning(message)
+        key = DEV_PII_KEY
+    return key.encode("utf-8")
+
+
+def keyed_hash(series: pl.Series, key: bytes) -> pl.Series:
+    """HMAC-SHA256 (hex) of each non-null value; the same key gives the same pseudonym."""
+    return pl.Series(
+        series.name,
+        [
+            None if v is None else hmac.digest(key, v.encode("utf-8"), hashlib.sha256).hex()
+            for v in series.to_list()
+        ],
+        dtype=pl.String,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Periods and resubmissions (from file and sheet names)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start_month: int
+    end_month: int
+
+    def end_date(self, year: int) -> dt.date:
+        return dt.date(year, self.end_month, calendar.monthrange(year, self.end_month)[1])
+
+
+def parse_period(name: str, year: int) -> Period | None:
+    """The reporting period a file or sheet name states, or None for "no period marker".
+
+    Recognises ``Q3``, ``三季度``/``第三季度``, ``3月``, ``2021-03``/``202103``, ``上半年``/``H1``.
+    """
+    text = normalize_text(Path(name).stem if "." in name else name)
+    text = re.sub(r"(修订|更正)(版)?\d*", "", text)
+    text = re.sub(r"[_\-]v\d+", "", text)
+    m = re.search(r"(?<![a-z])q([1-4])(?!\d)", text) or re.search(r"第?([一二三四1-4])季度", text)
+    if m:
+        q = _CN_DIGITS.get(m.group(1)) or int(m.group(1))
+        return Period(f"{year}-Q{q}", 3 * q - 2, 3 * q)
+    if re.search(r"上半年|(?<![a-z])h1(?!\d)", text):
+        return Period(f"{year}-H1", 1, 6)
+    if re.search(r"下半年|(?<![a-z])h2(?!\d)", text):
+        return Period(f"{year}-H2", 7, 12)
+    m = re.search(r"(?<!\d)(\d{1,2})月", text) or re.search(
+        r"(?<!\d)(?:19|20)\d{2}[-_.]?(0[1-9]|1[0-2])(?!\d)", text
+    )
+    if m and 1 <= int(m.group(1)) <= 12:
+        month = int(m.group(1))
+        return Period(f"{year}-{month:02d}", month, month)
+    return None
+
+
+def resubmission_version(file_name: str, mapping: Mapping) -> int:
+    """1 for an original; 2+ for a correction (``修订``, ``更正``, ``_v2``, ``_v3``, ...)."""
+    version = 1
+    stem = Path(file_name).stem
+    for pattern in mapping.resubmission_markers:
+        for m in pattern.finditer(stem):
+            number = next((g for g in m.groups() if g), None)
+            version = max(version, int(number) if number else 2)
+    return version
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ColumnMatch:
+    """How one source column was read (shown by ``gonghui check-mapping``)."""
+
+    column: str
+    header: str
+    field: str | None
+    unit: str | None = None
+
+
+@dataclass
+class SheetLayout:
+    sheet: str | None
+    kind: str
+    header_row: int
+    columns: list[ColumnMatch]
+    period: Period | None
+
+
+@dataclass
+class FileResult:
+    """Everything ingestion learnt from one landing file."""
+
+    source_file: str
+    path: Path
+    year: int | None
+    street_code: str | None
+    sha256: str
+    file_format: str
+    status: str = "loaded"
+    reason_code: str | None = None
+    reason: str | None = None
+    encoding: str | None = None
+    kind: str | None = None
+    period: Period | None = None
+    version: int = 1
+    superseded_by: str | None = None
+    layouts: list[SheetLayout] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    loaded: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    quarantined: list[pl.DataFrame] = field(default_factory=list)
+    control_totals: list[dict] = field(default_factory=list)
+    rows_data: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+
+    def reject(self, status: str, code: str, reason: str) -> FileResult:
+        self.status, self.reason_code, self.reason = status, code, reason
+        self.loaded, self.quarantined, self.control_totals = {}, [], []
+        self.rows_loaded = self.rows_quarantined = self.rows_data = 0
+        return self
+
+    @property
+    def message(self) -> str:
+        return f"{self.source_file}: {self.status} — {self.reason}"
+
+
+# --------------------------------------------------------------------------------------------
+# Header recognition
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _HeaderMatch:
+    kind: KindSpec
+    row_index: int
+    fields: dict[str, tuple[str, int, str | None, str]]  # field → (column, prio, unit, header)
+    headers: dict[str, str]  # column → header text
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [f for f in self.kind.required if f not in self.fields]
+
+
+def _match_row(
+    cells: dict[str, str], kind: KindSpec, mapping: Mapping, template: Template | None
+) -> dict[str, tuple[str, int, str | None, str]]:
+    lookup = kind.header_lookup()
+    found: dict[str, tuple[str, int, str | None, str]] = {}
+    for column, text in cells.items():
+        candidates, unit = split_header(text, mapping.units)
+        target = None
+        for cand in candidates:
+            if template and cand in template.columns:
+                target = (template.columns[cand], -1)
+                break
+            if cand in lookup:
+                target = lookup[cand]
+                break
+        if target is None or target[0] not in kind.fields:
+            continue
+        fname, prio = target
+        if fname not in found or prio < found[fname][1]:
+            found[fname] = (column, prio, unit, text)
+    return found
+
+
+def find_header(
+    sheet: Sheet, mapping: Mapping, template: Template | None, file_name: str
+) -> _HeaderMatch | None:
+    """The best (row, kind) header match of a sheet, complete or not (None: nothing alike)."""
+    kinds = [mapping.kinds[template.kind]] if template and template.kind else mapping.kinds.values()
+    frame = sheet.frame
+    if template and template.header_row is not None:
+        rows = [i for i, n in enumerate(sheet.row_numbers) if n == template.header_row]
+    else:
+        rows = list(range(min(mapping.header_scan_rows, frame.height)))
+    best: tuple | None = None
+    for i in rows:
+        cells = {c: v for c, v in zip(frame.columns, frame.row(i), strict=True) if v}
+        if len(cells) < 2:
+            continue
+        for kind in kinds:
+            found = _match_row(cells, kind, mapping, template)
+            if len(found) < 2:
+                continue
+            complete = all(f in found for f in kind.required)
+            score = (complete, len(found), kind.hinted_by(file_name), -i)
+            if best is None or score > best[0]:
+                best = (score, _HeaderMatch(kind, i, found, cells))
+    return best[1] if best else None
+
+
+# --------------------------------------------------------------------------------------------
+# Sheet processing
+# --------------------------------------------------------------------------------------------
+
+
+def _marker_expr(first: pl.Expr, markers: Iterable[str]) -> pl.Expr:
+    markers = [m for m in markers if normalize_text(m)]
+    if not markers:
+        return pl.lit(False)
+    pattern = "^(" + "|".join(re.escape(normalize_text(m)) for m in markers) + ")"
+    return first.str.contains(pattern).fill_null(False)
+
+
+def _parse(
+    spec: FieldSpec, col: pl.Expr, unit: str | None, mapping: Mapping, tpl: Template | None
+) -> V.Parsed:
+    if spec.type in ("int", "amount"):
+        base = mapping.units.get(spec.unit or "", 1.0)
+        src = (tpl.units.get(spec.name) if tpl else None) or unit
+        factor = mapping.units.get(src, base) / base if src else 1.0
+        return V.parse_number(col, factor, whole=spec.type == "int")
+    if spec.type == "date":
+        return V.parse_date(col)
+    if spec.type == "bool":
+        spellings = {
+            flag: mapping.booleans.get(flag, ()) + (tpl.booleans.get(flag, ()) if tpl else ())
+            for flag in (True, False)
+        }
+        return V.parse_bool(col, spellings)
+    if spec.type == "category":
+        return V.parse_category(
+            col, spec.values or (), tpl.values.get(spec.name, {}) if tpl else {}
+        )
+    if spec.type == "id_number":
+        return V.parse_id_number(col)
+    if spec.type == "credit_code":
+        return V.parse_credit_code(col)
+    return V.parse_text(col)
+
+
+def _window_error(spec: FieldSpec, value: pl.Expr, year: int) -> pl.Expr | None:
+    if spec.window == "in_year":
+        return pl.when(value.dt.year() != year).then(pl.lit("date_outside_year"))
+    if spec.window == "not_after_year":
+        return pl.when(value > pl.date(year, 12, 31)).then(pl.lit("date_after_year"))
+    return None
+
+
+def process_sheet(
+    result: FileResult,
+    sheet: Sheet,
+    match: _HeaderMatch,
+    mapping: Mapping,
+    tpl: Template | None,
+    key: bytes,
+    run_id: str,
+    ingested_at: dt.datetime,
+) -> None:
+    """Classify, parse and validate the rows of one recognised sheet into ``result``."""
+    kind = match.kind
+    year = result.year or 0
+    frame = sheet.frame.with_columns(
+        pl.Series("_source_row", sheet.row_numbers, dtype=pl.Int32)
+    ).slice(match.row_index + 1)
+    period = (parse_period(sheet.name, year) if sheet.name else None) or result.period
+    layout = SheetLayout(
+        sheet=sheet.name,
+        kind=kind.name,
+        header_row=sheet.row_numbers[match.row_index],
+        columns=[],
+        period=period,
+    )
+    column_field = {col: f for f, (col, _p, _u, _h) in match.fields.items()}
+    for col, header in match.headers.items():
+        fname = column_field.get(col)
+        unit = match.fields[fname][2] if fname else None
+        if fname and tpl and fname in tpl.units:
+            unit = tpl.units[fname]
+        layout.columns.append(ColumnMatch(col, header, fname, unit))
+    result.layouts.append(layout)
+
+    cells = [c for c in sheet.frame.columns]
+    first = pl.coalesce([V.compact(pl.col(c)) for c in cells]).str.to_lowercase()
+    mapped_cols = [col for col, *_ in match.fields.values()]
+    header_values = {col: match.headers.get(col) for col in mapped_cols}
+    frame = frame.with_columns(
+        pl.all_horizontal([V.nfkc(pl.col(c)).is_null() for c in cells]).alias("_blank"),
+        _marker_expr(first, mapping.total_row_markers).alias("_total"),
+        _marker_expr(first, ["小计"]).alias("_subtotal"),
+        _marker_expr(first, mapping.trailer_row_markers).alias("_trailer"),
+        pl.all_horizontal(
+            [pl.col(c).eq_missing(pl.lit(h, dtype=pl.String)) for c, h in header_values.items()]
+        ).alias("_repeat_header"),
+        pl.all_horizontal([V.nfkc(pl.col(c)).is_null() for c in mapped_cols]).alias("_no_values"),
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("_blank"))
+        .then(pl.lit("blank"))
+        .when(pl.col("_total"))
+        .then(pl.lit("total"))
+        .when(pl.col("_trailer"))
+        .then(pl.lit("trailer"))
+        .when(pl.col("_repeat_header"))
+        .then(pl.lit("header"))
+        .when(pl.col("_no_values"))
+        .then(pl.lit("blank"))
+        .otherwise(pl.lit("data"))
+        .alias("_row_class")
+    )
+
+    # Parse every mapped field; unmapped optional fields become nulls.
+    exprs, errors, raw_value = [], [], {}
+    for spec in kind.fields.values():
+        if spec.name not in match.fields:
+            continue
+        col, _prio, unit, header = match.fields[spec.name]
+        parsed = _parse(spec, pl.col(col), unit, mapping, tpl)
+        value = parsed.value
+        err = parsed.error
+        window = _window_error(spec, value, year) if spec.type == "date" else None
+        if window is not None:
+            err = pl.coalesce(err, window)
+        if spec.required:
+            err = pl.coalesce(
+                err, pl.when(V.nfkc(pl.col(col)).is_null()).then(pl.lit("missing_required"))
+            )
+        exprs.append(value.alias(f"_v_{spec.name}"))
+        errors.append((spec, header, err.alias(f"_e_{spec.name}")))
+        raw_value[spec.name] = col
+    for spec in kind.fields.values():
+        if spec.required and spec.name not in match.fields:  # defensive: caught at file level
+            raise FileRejected(f"required column {spec.header} missing", "missing_column")
+    frame = frame.with_columns(exprs + [e for _s, _h, e in errors])
+
+    totals = frame.filter(pl.col("_row_class") == "total")
+    data = frame.filter(pl.col("_row_class") == "data")
+    result.rows_skipped += frame.height - data.height - totals.height
+    result.rows_data += data.height
+
+    # Control totals: each 合计 covers the data rows since the header (小计: since the last 小计).
+    numeric = [
+        s for s in kind.fields.values() if s.type in ("int", "amount") and s.name in match.fields
+    ]
+    boundary = sheet.row_numbers[match.row_index]
+    for total in totals.iter_rows(named=True):
+        row = total["_source_row"]
+        start = boundary if total["_subtotal"] else sheet.row_numbers[match.row_index]
+        covered = data.filter((pl.col("_source_row") > start) & (pl.col("_source_row") < row))
+        for spec in numeric:
+            stated = total[f"_v_{spec.name}"]
+            if stated is None:
+                continue
+            result.control_totals.append(
+                {
+                    "year": result.year,
+                    "street_code": result.street_code,
+                    "report_kind": kind.name,
+                    "_source_file": result.source_file,
+                    "_source_sheet": sheet.name,
+                    "_source_row": row,
+                    "label": next((v for v in total.values() if isinstance(v, str)), None),
+                    "field": spec.name,
+                    "stated_value": float(stated),
+                    "computed_value": float(covered[f"_v_{spec.name}"].fill_null(0).sum()),
+                    "covers_from_row": int(covered["_source_row"].min() or start + 1),
+                    "covers_to_row": int(covered["_source_row"].max() or row - 1),
+                    "_run_id": run_id,
+                }
+            )
+        if total["_subtotal"]:
+            boundary = row
+
+    if data.height == 0:
+        return
+    reason_text = pl.Series(list(V.REASONS)), pl.Series(list(V.REASONS.values()))
+    messages = []
+    for spec, header, _err in errors:
+        shown = pl.lit("***") if spec.pii else V.nfkc(pl.col(raw_value[spec.name])).fill_null("")
+        messages.append(
+            pl.when(pl.col(f"_e_{spec.name}").is_not_null()).then(
+                pl.format(
+                    "{} ({}): {} '{}'",
+                    pl.lit(header.replace("\n", " ")),
+                    pl.lit(spec.name),
+                    pl.col(f"_e_{spec.name}").replace_strict(
+                        reason_text[0], reason_text[1], default=pl.col(f"_e_{spec.name}")
+                    ),
+                    shown,
+                )
+            )
+        )
+    codes = [pl.col(f"_e_{s.name}") for s, _h, _e in errors]
+    data = data.with_columns(
+        pl.coalesce(codes).alias("_reason_code"),
+        pl.concat_str(messages, separator="; ", ignore_nulls=True).alias("_reason"),
+    )
+    common = {
+        "year": pl.lit(result.year, dtype=pl.Int32),
+        "street_code": pl.lit(result.street_code, dtype=pl.String),
+        "_period_label": pl.lit(period.label if period else str(year), dtype=pl.String),
+        "_period_end": pl.lit(
+            period.end_date(year) if period else dt.date(year, 12, 31), dtype=pl.Date
+        ),
+        "_superseded_by": pl.lit(None, dtype=pl.String),
+        "_source_file": pl.lit(result.source_file, dtype=pl.String),
+        "_source_sheet": pl.lit(sheet.name, dtype=pl.String),
+        "_source_row": pl.col("_source_row"),
+        "_file_sha256": pl.lit(result.sha256, dtype=pl.String),
+        "_run_id": pl.lit(run_id, dtype=pl.String),
+        "_ingested_at": pl.lit(ingested_at, dtype=pl.Datetime("us")),
+    }
+
+    bad = data.filter(pl.col("_reason_code").is_not_null())
+    if bad.height:
+        pii_cols = {col for f, (col, *_r) in match.fields.items() if kind.fields[f].pii}
+        names: dict[str, str] = {}
+        for col, header in match.headers.items():
+            label = header.replace("\n", " ")
+            names[col] = label if label not in names.values() else f"{label} ({col})"
+        record = pl.struct(
+            [
+                (pl.lit("***") if col in pii_cols else pl.col(col)).alias(names[col])
+                for col in match.headers
+            ]
+        ).struct.json_encode()
+        result.quarantined.append(
+            bad.select(
+                pl.lit(result.year, dtype=pl.Int32).alias("year"),
+                pl.lit(result.street_code, dtype=pl.String).alias("street_code"),
+                pl.lit(kind.name).alias("report_kind"),
+                common["_source_file"].alias("_source_file"),
+                common["_source_sheet"].alias("_source_sheet"),
+                pl.col("_source_row"),
+                common["_file_sha256"].alias("_file_sha256"),
+                common["_run_id"].alias("_run_id"),
+                common["_superseded_by"].alias("_superseded_by"),
+                pl.col("_reason_code").alias("reason_code"),
+                pl.col("_reason").alias("reason"),
+                record.alias("record_json"),
+            )
+        )
+        result.rows_quarantined += bad.height
+
+    good = data.filter(pl.col("_reason_code").is_null())
+    if good.height:
+        selected = [expr.alias(name) for name, expr in common.items()]
+        for spec in kind.stored_fields:
+            if spec.name in match.fields:
+                selected.append(pl.col(f"_v_{spec.name}").alias(spec.name))
+        loaded = good.select(selected)
+        for spec in kind.stored_fields:
+            if spec.pii == "hash" and spec.name in loaded.columns:
+                loaded = loaded.with_columns(keyed_hash(loaded[spec.name], key))
+        result.loaded.setdefault(kind.name, []).append(loaded)
+        result.rows_loaded += good.height
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def locate(path: Path, raw_dir: Path, street_codes: Iterable[str]) -> tuple[int | None, str | None]:
+    """Year and street code from ``<raw>/<year>/<street_code>/…``; None when misplaced."""
+    parts = path.relative_to(raw_dir).parts
+    if len(parts) < 3 or not re.fullmatch(r"(19|20)\d{2}", parts[0]):
+        return None, None
+    if parts[1] not in set(street_codes):
+        return int(parts[0]), None
+    return int(parts[0]), parts[1]
+
+
+def process_file(
+    path: Path,
+    raw_dir: Path,
+    mapping: Mapping,
+    *,
+    street_codes: Iterable[str],
+    key: bytes,
+    run_id: str,
+    ingested_at: dt.datetime | None = None,
+) -> FileResult:
+    """Read, recognise, parse and validate one landing file. Never raises for bad input."""
+    ingested_at = ingested_at or dt.datetime.now()
+    rel = path.relative_to(raw_dir).as_posix()
+    year, street = locate(path, raw_dir, street_codes)
+    result = FileResult(
+        source_file=rel,
+        path=path,
+        year=year,
+        street_code=street,
+        sha256=sha256_of(path),
+        file_format=path.suffix.lower().lstrip(".") or "none",
+    )
+    if year is None:
+        return result.reject(
+            "rejected",
+            "misplaced",
+            "not under <year>/<street_code>/ of the landing root",
+        )
+    if street is None:
+        folder = path.relative_to(raw_dir).parts[1]
+        return result.reject(
+            "rejected", "unknown_street", f"'{folder}' is not a street code of streets.csv"
+        )
+    result.period = parse_period(path.name, year)
+    result.version = resubmission_version(path.name, mapping)
+    tpl = mapping.template_for(street, path.name)
+    try:
+        sheets = read_sheets(path, mapping.csv_encodings)
+    except FileRejected as exc:
+        return result.reject("rejected", exc.code, exc.reason)
+    except Exception as exc:  # a reader bug must not stop the other files
+        return result.reject("rejected", "unreadable", f"cannot be read: {exc}")
+    result.encoding = sheets[0].encoding if sheets else None
+    incomplete: list[str] = []
+    kinds: list[str] = []
+    for sheet in sheets:
+        if (
+            tpl
+            and tpl.sheet
+            and sheet.name
+            and normalize_text(sheet.name) != normalize_text(tpl.sheet)
+        ):
+            result.notes.append(f"sheet '{sheet.name}' skipped (template reads '{tpl.sheet}')")
+            continue
+        if sheet.name and mapping.is_non_data_sheet(sheet.name):
+            result.notes.append(f"sheet '{sheet.name}' skipped: instructions, no data")
+            continue
+        if sheet.frame.height == 0:
+            result.notes.append(f"sheet '{sheet.name}' is empty")
+            continue
+        match = find_header(sheet, mapping, tpl, path.name)
+        if match is None:
+            result.notes.append(f"sheet '{sheet.name}' skipped: no header row of any report kind")
+            continue
+        if match.missing_required:
+            missing = ", ".join(
+                f"{match.kind.fields[f].header} ({f})" for f in match.missing_required
+            )
+            where = f"sheet '{sheet.name}' " if sheet.name else ""
+            incomplete.append(
+                f"{where}looks like {match.kind.name} ({match.kind.title}) but required "
+                f"column(s) missing: {missing}"
+            )
+            continue
+        try:
+            process_sheet(result, sheet, match, mapping, tpl, key, run_id, ingested_at)
+        except Exception as exc:
+            log.exception("failed to process %s", rel)
+            return result.reject("rejected", "unreadable", f"sheet '{sheet.name}': {exc}")
+        kinds.append(match.kind.name)
+    if incomplete:
+        return result.reject("rejected", "missing_column", "; ".join(incomplete))
+    if not kinds:
+        hint = [k.name for k in mapping.kinds.values() if k.hinted_by(path.name)]
+        extra = f" (the file name suggests {hint[0]})" if hint else ""
+        return result.reject(
+            "unrecognised",
+            "unknown_kind",
+            f"no sheet has a header row of any report kind in its first "
+            f"{mapping.header_scan_rows} rows{extra}",
+        )
+    result.kind = ",".join(dict.fromkeys(kinds))
+    return result
+
+
+def discover(raw_dir: Path, years: Iterable[int] | None = None) -> list[Path]:
+    """Every regular file under the landing root (sorted; hidden folders included)."""
+    wanted = {str(y) for y in years} if years else None
+    files = []
+    for path in sorted(raw_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        if wanted and path.relative_to(raw_dir).parts[0] not in wanted:
+            continue
+        files.append(path)
+    return files
+
+
+def resolve_resubmissions(results: list[FileResult]) -> None:
+    """Mark files superseded by a later version of the same street, kind and period."""
+    groups: dict[tuple, list[FileResult]] = {}
+    for r in results:
+        if r.status == "loaded":
+            label = r.period.label if r.period else str(r.year)
+            groups.setdefault((r.year, r.street_code, r.kind, label), []).append(r)
+    for members in groups.values():
+        top = max(m.version for m in members)
+        winners = [m for m in members if m.version == top]
+        if top == 1:
+            continue
+        winner = sorted(winners, key=lambda m: m.source_file)[-1]
+        for m in members:
+            if m.version < top:
+                m.status = "superseded"
+                m.superseded_by = winner.source_file
+                m.reason = f"superseded by resubmission {winner.source_file}"
+                m.reason_code = "superseded"
+                m.loaded = {
+                    k: [
+                        f.with_columns(pl.lit(winner.source_file).alias("_superseded_by"))
+                        for f in v
+                    ]
+                    for k, v in m.loaded.items()
+                }
+                m.quarantined = [
+                    q.with_columns(pl.lit(winner.source_file).alias("_superseded_by"))
+                    for q in m.quarantined
+                ]
+
+
+# --------------------------------------------------------------------------------------------
+# Warehouse
+# --------------------------------------------------------------------------------------------
+
+
+def kind_columns(kind: KindSpec) -> dict[str, str]:
+    cols = dict(COMMON_COLUMNS)
+    for spec in kind.stored_fields:
+        cols[spec.name] = DUCKDB_TYPES[spec.type]
+    return cols
+
+
+def ensure_raw_schema(con, mapping: Mapping) -> None:
+    """Create the ``raw`` tables (idempotent); columns come from the mapping."""
+    con.execute("create schema if not exists raw")
+    tables = {k.name: kind_columns(k) for k in mapping.kinds.values()} | AUDIT_TABLES
+    for table, cols in tables.items():
+        ddl = ", ".join(f'"{c}" {t}' for c, t in cols.items())
+        con.execute(f"create table if not exists raw.{table} ({ddl})")
+        existing = {r[0] for r in con.execute(f"describe raw.{table}").fetchall()}
+        for c, t in cols.items():  # a field added to the mapping becomes a new column
+            if c not in existing:
+                con.execute(f'alter table raw.{table} add column "{c}" {t}')
+
+
+def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> None:
+    if frame.height == 0:
+        return
+    arrow = frame.to_arrow()  # noqa: F841 - referenced by name in SQL
+    select = ", ".join(
+        f'cast("{c}" as {t}) as "{c}"' if c in frame.columns else f'null::{t} as "{c}"'
+        for c, t in columns.items()
+    )
+    con.execute(f"insert into raw.{table} by name select {select} from arrow")
+
+
+def source_file_rows(results: list[FileResult], run_id: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "_source_file": r.source_file,
+                "year": r.year,
+                "street_code": r.street_code,
+                "report_kind": r.kind,
+                "_file_sha256": r.sha256,
+                "file_format": r.file_format,
+                "encoding": r.encoding,
+                "status": r.status,
+                "reason_code": r.reason_code,
+                "reason": r.reason,
+                "_period_label": (r.period.label if r.period else str(r.year)) if r.year else None,
+                "_period_end": (r.period.end_date(r.year) if r.period else dt.date(r.year, 12, 31))
+                if r.year
+                else None,
+                "version": r.version,
+                "superseded_by": r.superseded_by,
+                "sheets_read": ", ".join(str(s.sheet) for s in r.layouts if s.sheet) or None,
+                "rows_data": r.rows_data,
+                "rows_loaded": r.rows_loaded,
+                "rows_quarantined": r.rows_quarantined,
+                "rows_skipped": r.rows_skipped,
+                "notes": "; ".join(r.notes) or None,
+                "_run_id": run_id,
+            }
+            for r in results
+        ],
+        schema_overrides={"_period_end": pl.Date, "year": pl.Int32},
+        infer_schema_length=None,
+    )
+
+
+def write_raw(
+    con,
+    results: list[FileResult],
+    mapping: Mapping,
+    run_id: str,
+    scope: tuple[Iterable[int] | None, Iterable[str] | None] = (None, None),
+) -> None:
+    """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
+
+    ``scope=(None, None)`` replaces everything; ``(None, ["buji"])`` only Buji's rows.
+    """
+    years, streets = scope
+    conds = []
+    if years is not None:
+        conds.append(f"year in ({', '.join(str(int(y)) for y in years) or 'null'})")
+    if streets is not None:
+        quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in streets)
+        conds.append(f"street_code in ({quoted or 'null'})")
+    where = " and ".join(conds) or "true"
+    ensure_raw_schema(con, mapping)
+    con.execute("begin transaction")
+    try:
+        for kind in mapping.kinds.values():
+            con.execute(f"delete from raw.{kind.name} where {where}")
+            frames = [f for r in results for f in r.loaded.get(kind.name, [])]
+            if frames:
+                _insert(
+                    con, kind.name, pl.concat(frames, how="diagonal_relaxed"), kind_columns(kind)
+                )
+        # misplaced files have no year/street: they always belong to a full refresh
+        misplaced = " or (year is null or street_code is null)" if where == "true" else ""
+        con.execute(f"delete from raw.source_files where ({where}){misplaced}")
+        con.execute(f"delete from raw.quarantine where {where}")
+        con.execute(f"delete from raw.control_totals where {where}")
+        _insert(con, "source_files", source_file_rows(results, run_id), SOURCE_FILE_COLUMNS)
+        quarantine = [q for r in results for q in r.quarantined]
+        if quarantine:
+            _insert(
+                con, "quarantine", pl.concat(quarantine, how="diagonal_relaxed"), QUARANTINE_COLUMNS
+            )
+        totals = [t for r in results for t in r.control_totals]
+        if totals:
+            _insert(
+                con,
+                "control_totals",
+                pl.DataFrame(totals, infer_schema_length=None),
+                CONTROL_TOTAL_COLUMNS,
+            )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion pass did, for logs, Dagster metadata and the run summary."""
+
+    run_id: str
+    files: list[FileResult]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files if f.status == "loaded")
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files if f.status == "loaded")
+
+    def count_by_status(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            out[f.status] = out.get(f.status, 0) + 1
+        return out
+
+    def quarantine_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            if f.status != "loaded":
+                continue
+            for q in f.quarantined:
+                for code, n in q.group_by("reason_code").len().iter_rows():
+                    counts[code] = counts.get(code, 0) + n
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+    def problems(self) -> list[str]:
+        return [f.message for f in self.files if f.status in ("rejected", "unrecognised")]
+
+
+def ingest(
+    raw_dir: Path,
+    con,
+    mapping: Mapping,
+    run_id: str,
+    *,
+    years: Iterable[int] | None = None,
+    streets: Iterable[str] | None = None,
+    key: bytes | None = None,
+) -> IngestReport:
+    """Ingest the landing files of ``years``/``streets`` (default: all) into ``con``'s raw schema."""
+    raw_dir = Path(raw_dir)
+    key = key or pii_key()
+    street_codes = load_street_codes()
+    wanted_streets = set(streets) if streets is not None else None
+    ingested_at = dt.datetime.now()
+    results = []
+    for path in discover(raw_dir, years):
+        if wanted_streets is not None:
+            year, street = locate(path, raw_dir, street_codes)
+            if street not in wanted_streets:
+                continue
+        result = process_file(
+            path,
+            raw_dir,
+            mapping,
+            street_codes=street_codes,
+            key=key,
+            run_id=run_id,
+            ingested_at=ingested_at,
+        )
+        if result.status != "loaded":
+            log.warning("%s", result.message)
+        results.append(result)
+    resolve_resubmissions(results)
+    write_raw(
+        con,
+        results,
+        mapping,
+        run_id,
+        scope=(list(years) if years is not None else None, list(streets) if streets else None),
+    )
+    return IngestReport(run_id, results)

@@ -1,0 +1,304 @@
+"""The declarative source mapping (``mapping/sources.yml``) as typed objects.
+
+One YAML file describes every report kind the streets send — canonical headers, synonyms,
+types, value vocabularies, units — plus the per-street/per-system templates that the defaults
+cannot recognise. This module loads and validates it and answers the questions the ingestion
+engine asks: "which field does this header cell mean?", "which template applies to this file?".
+It holds no knowledge of any particular street or file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MAPPING_PATH = PROJECT_ROOT / "mapping" / "sources.yml"
+
+FIELD_TYPES = {"text", "int", "amount", "date", "bool", "category", "id_number", "credit_code"}
+#: DuckDB column type of each field type (``id_number`` is stored as its keyed hash).
+DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "category": "VARCHAR",
+    "credit_code": "VARCHAR",
+    "id_number": "VARCHAR",
+    "int": "INTEGER",
+    "amount": "DECIMAL(18,2)",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+}
+WINDOWS = {None, "in_year", "not_after_year"}
+
+_BRACKETS = str.maketrans({"【": "(", "】": ")", "[": "(", "]": ")", "〔": "(", "〕": ")"})
+_TRAILING_PAREN = re.compile(r"^(.*?)\(([^()]*)\)$")
+
+
+class MappingError(ValueError):
+    """The mapping file is invalid; the message names the entry and the problem."""
+
+
+def normalize_text(value: str) -> str:
+    """NFKC (full-width → half-width), brackets unified, all whitespace removed, lower-cased."""
+    text = unicodedata.normalize("NFKC", value).translate(_BRACKETS)
+    return re.sub(r"\s+", "", text).lower()
+
+
+def split_header(value: str, units: dict[str, float]) -> tuple[list[str], str | None]:
+    """Normalise a header cell into the spellings to look up, and the unit it states.
+
+    ``"挽回经济损失\\n（万元）"`` gives ``(["挽回经济损失(万元)", "挽回经济损失"], "万元")``;
+    ``"建会情况 (已建/未建)"`` gives ``(["建会情况(已建/未建)", "建会情况"], None)``.
+    """
+    full = normalize_text(value)
+    if not full:
+        return [], None
+    candidates = [full]
+    unit = None
+    match = _TRAILING_PAREN.match(full)
+    if match and match.group(1):
+        candidates.append(match.group(1))
+        if match.group(2) in units:
+            unit = match.group(2)
+    return candidates, unit
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a report kind (a column of the canonical template)."""
+
+    name: str
+    header: str
+    type: str
+    synonyms: tuple[str, ...] = ()
+    required: bool = False
+    unit: str | None = None
+    values: tuple[str, ...] | None = None
+    pii: str | None = None  # "drop" | "hash"
+    window: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether the field becomes a warehouse column (dropped PII does not)."""
+        return self.pii != "drop"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A report kind: its fields, natural key and the hints that recognise its files."""
+
+    name: str
+    title: str
+    domain: str
+    key: tuple[str, ...]
+    fields: dict[str, FieldSpec]
+    file_name_hints: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields.values() if f.required]
+
+    @property
+    def stored_fields(self) -> list[FieldSpec]:
+        return [f for f in self.fields.values() if f.stored]
+
+    def header_lookup(self) -> dict[str, tuple[str, int]]:
+        """Normalised header spelling → (field name, priority); 0 = canonical, 1 = synonym."""
+        lookup: dict[str, tuple[str, int]] = {}
+        for f in self.fields.values():
+            for priority, spelling in [(0, f.header)] + [(1, s) for s in f.synonyms]:
+                for candidate in split_header(spelling, {})[0]:
+                    lookup.setdefault(candidate, (f.name, priority))
+        return lookup
+
+    def hinted_by(self, file_name: str) -> bool:
+        name = file_name.lower()
+        return any(h.lower() in name for h in self.file_name_hints)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A street's or a system's own layout, matched by street and file-name glob."""
+
+    name: str
+    streets: tuple[str, ...] = ()
+    file_glob: str | None = None
+    kind: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None  # 1-based
+    columns: dict[str, str] = field(default_factory=dict)  # normalised header → field
+    units: dict[str, str] = field(default_factory=dict)  # field → unit
+    booleans: dict[bool, tuple[str, ...]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # field → {spelling: code}
+
+    def matches(self, street_code: str, file_name: str) -> bool:
+        if self.streets and street_code not in self.streets:
+            return False
+        return not self.file_glob or fnmatch.fnmatch(file_name.lower(), self.file_glob.lower())
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The whole mapping file."""
+
+    path: Path
+    header_scan_rows: int
+    total_row_markers: tuple[str, ...]
+    trailer_row_markers: tuple[str, ...]
+    non_data_sheets: tuple[str, ...]
+    resubmission_markers: tuple[re.Pattern[str], ...]
+    units: dict[str, float]
+    booleans: dict[bool, tuple[str, ...]]
+    csv_encodings: tuple[str, ...]
+    kinds: dict[str, KindSpec]
+    templates: tuple[Template, ...]
+
+    def template_for(self, street_code: str, file_name: str) -> Template | None:
+        """The first template whose street and glob match the file, if any."""
+        return next((t for t in self.templates if t.matches(street_code, file_name)), None)
+
+    def is_non_data_sheet(self, sheet_name: str) -> bool:
+        name = normalize_text(sheet_name)
+        return any(name == normalize_text(s) for s in self.non_data_sheets)
+
+
+def _require(entry: dict, key: str, where: str):
+    if key not in entry:
+        raise MappingError(f"{where}: missing '{key}'")
+    return entry[key]
+
+
+def _parse_field(name: str, raw: dict, units: dict[str, float], where: str) -> FieldSpec:
+    ftype = _require(raw, "type", where)
+    if ftype not in FIELD_TYPES:
+        raise MappingError(f"{where}: unknown type '{ftype}' (one of {sorted(FIELD_TYPES)})")
+    unit = raw.get("unit")
+    if unit is not None and unit not in units:
+        raise MappingError(f"{where}: unit '{unit}' is not listed under defaults.units")
+    window = raw.get("window")
+    if window not in WINDOWS:
+        raise MappingError(f"{where}: window must be in_year or not_after_year")
+    if raw.get("pii") not in (None, "drop", "hash"):
+        raise MappingError(f"{where}: pii must be drop or hash")
+    values = raw.get("values")
+    if ftype == "category" and not values:
+        raise MappingError(f"{where}: a category needs its 'values'")
+    return FieldSpec(
+        name=name,
+        header=str(_require(raw, "header", where)),
+        type=ftype,
+        synonyms=tuple(str(s) for s in raw.get("synonyms", []) or []),
+        required=bool(raw.get("required", False)),
+        unit=unit,
+        values=tuple(str(v) for v in values) if values else None,
+        pii=raw.get("pii"),
+        window=window,
+    )
+
+
+def _parse_booleans(raw: dict | None) -> dict[bool, tuple[str, ...]]:
+    raw = raw or {}
+    out: dict[bool, tuple[str, ...]] = {}
+    for key, spellings in raw.items():
+        flag = str(key).lower() in ("true", "yes", "1")
+        out[flag] = tuple(normalize_text(str(s)) for s in spellings or [])
+    return out
+
+
+def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: int) -> Template:
+    name = str(raw.get("name") or f"templates[{index}]")
+    where = f"template '{name}'"
+    kind = raw.get("kind")
+    if kind is not None and kind not in kinds:
+        raise MappingError(f"{where}: unknown kind '{kind}'")
+    known_fields = (
+        set(kinds[kind].fields) if kind else {f for k in kinds.values() for f in k.fields}
+    )
+    columns: dict[str, str] = {}
+    for header, target in (raw.get("columns") or {}).items():
+        if target not in known_fields:
+            raise MappingError(f"{where}: column '{header}' maps to unknown field '{target}'")
+        columns[normalize_text(str(header))] = target
+    tunits = {str(k): str(v) for k, v in (raw.get("units") or {}).items()}
+    for fname, unit in tunits.items():
+        if unit not in units:
+            raise MappingError(f"{where}: unit '{unit}' of '{fname}' is not in defaults.units")
+    values = {
+        str(f): {normalize_text(str(k)): str(v) for k, v in (m or {}).items()}
+        for f, m in (raw.get("values") or {}).items()
+    }
+    header_row = raw.get("header_row")
+    if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
+        raise MappingError(f"{where}: header_row must be a row number starting at 1")
+    streets = raw.get("streets") or ([raw["street"]] if raw.get("street") else [])
+    return Template(
+        name=name,
+        streets=tuple(streets),
+        file_glob=raw.get("file_glob"),
+        kind=kind,
+        sheet=raw.get("sheet"),
+        header_row=header_row,
+        columns=columns,
+        units=tunits,
+        booleans=_parse_booleans(raw.get("booleans")),
+        values=values,
+    )
+
+
+def load_mapping(path: Path | str | None = None) -> Mapping:
+    """Load and validate the mapping; ``GONGHUI_MAPPING`` overrides the default path."""
+    path = Path(path or os.environ.get("GONGHUI_MAPPING") or DEFAULT_MAPPING_PATH)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path}: cannot be read: {exc}") from exc
+    defaults = doc.get("defaults") or {}
+    for name in ("total_row_markers", "trailer_row_markers", "non_data_sheets"):
+        bad = [m for m in defaults.get(name) or [] if not isinstance(m, str | int)]
+        if bad:
+            raise MappingError(
+                f"{path.name}: defaults.{name} holds non-text entries {bad}; quote them"
+            )
+    units = {str(k): float(v) for k, v in (defaults.get("units") or {"元": 1}).items()}
+    kinds: dict[str, KindSpec] = {}
+    for kname, kraw in (_require(doc, "kinds", str(path)) or {}).items():
+        where = f"{path.name}: kinds.{kname}"
+        fields = {
+            fname: _parse_field(fname, fraw, units, f"{where}.fields.{fname}")
+            for fname, fraw in (_require(kraw, "fields", where) or {}).items()
+        }
+        key = tuple(kraw.get("key") or [])
+        for k in key:
+            if k not in fields:
+                raise MappingError(f"{where}: key field '{k}' is not a field")
+        kinds[kname] = KindSpec(
+            name=kname,
+            title=str(kraw.get("title", kname)),
+            domain=str(kraw.get("domain", "")),
+            key=key,
+            fields=fields,
+            file_name_hints=tuple(kraw.get("file_name_hints") or []),
+        )
+    templates = tuple(
+        _parse_template(t, kinds, units, i) for i, t in enumerate(doc.get("templates") or [])
+    )
+    return Mapping(
+        path=path,
+        header_scan_rows=int(defaults.get("header_scan_rows", 40)),
+        total_row_markers=tuple(defaults.get("total_row_markers") or ["合计", "小计"]),
+        trailer_row_markers=tuple(defaults.get("trailer_row_markers") or []),
+        non_data_sheets=tuple(defaults.get("non_data_sheets") or []),
+        resubmission_markers=tuple(
+            re.compile(p, re.IGNORECASE) for p in defaults.get("resubmission_markers") or []
+        ),
+        units=units,
+        booleans=_parse_booleans(defaults.get("booleans")),
+        csv_encodings=tuple(defaults.get("csv_encodings") or ["utf-8-sig", "gb18030"]),
+        kinds=kinds,
+        templates=templates,
+    )

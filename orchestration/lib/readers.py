@@ -1,0 +1,212 @@
+"""Read any landing file into uniform, all-text sheets.
+
+Every format becomes a list of :class:`Sheet`: a polars frame whose columns ``c0..cN`` hold the
+cells as text exactly as the file has them (nothing parsed yet), plus the source row number of
+each frame row, so that a value can always be traced back to the row a person sees in Excel or
+a text editor. A file that cannot be read raises :class:`FileRejected` with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".json"}
+JSON_LIST_KEYS = ("data", "records", "rows")
+
+
+class FileRejected(Exception):
+    """A whole file cannot be used; ``reason`` says why in words a data officer understands."""
+
+    def __init__(self, reason: str, code: str = "unreadable"):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class Sheet:
+    """One table-like part of a file, every cell as text.
+
+    ``row_numbers[i]`` is the 1-based source row of frame row ``i`` (the Excel row, the CSV
+    line, or for JSON the record number with the synthetic header as row 0).
+    """
+
+    name: str | None
+    frame: pl.DataFrame
+    row_numbers: list[int]
+    encoding: str | None = None
+
+
+def _text_frame(rows: list[list[str | None]]) -> pl.DataFrame:
+    width = max((len(r) for r in rows), default=0)
+    columns = list(zip(*[list(r) + [None] * (width - len(r)) for r in rows], strict=True))
+    return pl.DataFrame(
+        {f"c{i}": list(col) for i, col in enumerate(columns)},
+        schema={f"c{i}": pl.String for i in range(width)},
+    )
+
+
+def decode_text(data: bytes, encodings: tuple[str, ...]) -> tuple[str, str]:
+    """Decode with the first encoding that accepts every byte; never guess lossy."""
+    for encoding in encodings:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise FileRejected(
+        f"text cannot be decoded as any of {', '.join(encodings)}", code="undecodable"
+    )
+
+
+def read_csv(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise FileRejected("the file is empty", code="empty")
+    text, encoding = decode_text(data, encodings)
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            numbers.append(reader.line_num)
+            rows.append([c if c != "" else None for c in row])
+    except csv.Error as exc:
+        raise FileRejected(f"malformed CSV at line {reader.line_num}: {exc}", "malformed") from exc
+    # csv.reader reports the line on which a record *ends*; a record starts one line after the
+    # previous one ended, which is the row number a person sees for single-line records.
+    starts = [1] + [n + 1 for n in numbers[:-1]]
+    return [Sheet(None, _text_frame(rows), starts, encoding)]
+
+
+def _xlsx_first_rows(path: Path) -> dict[str, int]:
+    """First used row of each sheet of an .xlsx (calamine starts its range there)."""
+    out: dict[str, int] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            targets = dict(re.findall(r'Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
+            targets.update(
+                {a: b for b, a in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"', rels)}
+            )
+            for name, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
+                target = targets.get(rid, "")
+                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                with zf.open(member) as fh:
+                    head = fh.read(65536).decode("utf-8", "replace")
+                m = re.search(r'<row [^>]*r="(\d+)"', head) or re.search(
+                    r'<dimension ref="[A-Z]+(\d+)', head
+                )
+                out[_xml_unescape(name)] = int(m.group(1)) if m else 1
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return {}
+    return out
+
+
+def _xml_unescape(value: str) -> str:
+    return (
+        value.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    )
+
+
+def read_excel(path: Path) -> list[Sheet]:
+    import fastexcel
+
+    try:
+        workbook = fastexcel.read_excel(str(path))
+    except Exception as exc:  # calamine raises its own error types for every failure mode
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if path.suffix.lower() != ".xls" and not zipfile.is_zipfile(path):
+            with path.open("rb") as fh:
+                magic = fh.read(8)
+            if magic.startswith(b"\xd0\xcf\x11\xe0"):
+                raise FileRejected(
+                    "the workbook is password-protected (encrypted); ask the street for an "
+                    "unprotected copy",
+                    code="password_protected",
+                ) from exc
+        raise FileRejected(
+            f"the workbook cannot be opened (truncated or not a real Excel file): {detail}",
+            code="unreadable",
+        ) from exc
+    first_rows = _xlsx_first_rows(path) if path.suffix.lower() != ".xls" else {}
+    sheets = []
+    for index, name in enumerate(workbook.sheet_names):
+        try:
+            sheet = workbook.load_sheet(index, header_row=None, dtypes="string")
+            frame = sheet.to_polars()
+        except Exception as exc:
+            raise FileRejected(f"sheet '{name}' cannot be read: {exc}", "unreadable") from exc
+        frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
+        start = first_rows.get(name, 1)
+        sheets.append(Sheet(name, frame, list(range(start, start + frame.height))))
+    return sheets
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def read_json(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
+    text, encoding = decode_text(path.read_bytes(), encodings)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileRejected(
+            f"invalid JSON (truncated?) at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            code="malformed",
+        ) from exc
+    records = doc
+    if isinstance(doc, dict):
+        key = next((k for k in JSON_LIST_KEYS if isinstance(doc.get(k), list)), None)
+        if key is None:
+            raise FileRejected(
+                "JSON object holds no list of records under data/records/rows", code="malformed"
+            )
+        records = doc[key]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise FileRejected("JSON is not a list of records (objects)", code="malformed")
+    headers: dict[str, None] = {}
+    for record in records:
+        headers.update(dict.fromkeys(record))
+    names = list(headers)
+    rows = [list(names)] + [[_cell_text(r.get(h)) for h in names] for r in records]
+    return [Sheet(None, _text_frame(rows), list(range(len(rows))), encoding)]
+
+
+def read_sheets(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
+    """Read ``path`` by its suffix; raise :class:`FileRejected` for anything unusable."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise FileRejected(
+            f"unsupported file type '{suffix or path.name}' (expected "
+            f"{', '.join(sorted(SUPPORTED_SUFFIXES))})",
+            code="unsupported_format",
+        )
+    if path.stat().st_size == 0:
+        raise FileRejected("the file is empty", code="empty")
+    if suffix == ".csv":
+        return read_csv(path, encodings)
+    if suffix == ".json":
+        return read_json(path, encodings)
+    return read_excel(path)

@@ -1,0 +1,162 @@
+"""Vectorised parsing of every value spelling of the landing contract (section 3).
+
+Each parser takes a text column (``pl.Expr``) and returns a :class:`Parsed`: the typed value
+and an error expression that is null when the cell is acceptable and otherwise a reason code.
+Parsing never raises: a bad cell becomes a quarantine reason for its row, named by the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from orchestration.lib.identifiers import credit_code_is_valid_expr, id_number_is_valid_expr
+
+EXCEL_EPOCH = pl.date(1899, 12, 30)
+
+#: reason code → sentence used in quarantine messages (``{field}``/``{value}`` filled in).
+REASONS = {
+    "missing_required": "required value missing",
+    "bad_date": "not a recognisable date",
+    "date_outside_year": "date outside the reporting year",
+    "date_after_year": "date after the end of the reporting year",
+    "bad_number": "not a number",
+    "not_whole_number": "not a whole number",
+    "negative_number": "negative number",
+    "bad_bool": "not a recognisable yes/no value",
+    "unknown_category": "value not in the code list",
+    "id_scientific_notation": "identity number mangled by Excel into scientific notation",
+    "bad_id_number": "invalid identity number (length or GB 11643 check digit)",
+    "bad_credit_code": "invalid unified social credit code (GB 32100 check digit)",
+}
+
+
+@dataclass
+class Parsed:
+    value: pl.Expr
+    error: pl.Expr  # null = fine, else a key of REASONS
+
+
+def _ok() -> pl.Expr:
+    return pl.lit(None, dtype=pl.String)
+
+
+def nfkc(col: pl.Expr) -> pl.Expr:
+    """Full-width → half-width, trimmed, empty → null."""
+    text = col.str.normalize("NFKC").str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def compact(col: pl.Expr) -> pl.Expr:
+    """:func:`nfkc` with every inner whitespace removed (codes, numbers, categories)."""
+    text = col.str.normalize("NFKC").str.replace_all(r"\s+", "")
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def parse_text(col: pl.Expr) -> Parsed:
+    return Parsed(nfkc(col), _ok())
+
+
+def parse_date(col: pl.Expr) -> Parsed:
+    """``2021-03-05``, ``2021/3/5``, ``2021.3.5``, ``2021年3月5日``, ``20210305``, Excel serials
+    and datetimes (``2021-03-05 00:00:00``, ``2021-03-05T08:00``)."""
+    text = nfkc(col).str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
+    patterns = [
+        r"^(?<y>\d{4})[-/.](?<m>\d{1,2})[-/.](?<d>\d{1,2})$",
+        r"^(?<y>\d{4})年(?<m>\d{1,2})月(?<d>\d{1,2})日?$",
+        r"^(?<y>\d{4})(?<m>\d{2})(?<d>\d{2})$",
+    ]
+    groups = [text.str.extract_groups(p) for p in patterns]
+    y, m, d = (pl.coalesce([g.struct.field(part) for g in groups]) for part in ("y", "m", "d"))
+    iso = pl.format("{}-{}-{}", y, m.str.zfill(2), d.str.zfill(2)).str.to_date(
+        "%Y-%m-%d", strict=False
+    )
+    serial = text.str.extract(r"^(\d{5})(?:\.0+)?$").cast(pl.Int64, strict=False)
+    from_serial = pl.when(serial.is_between(10000, 80000)).then(
+        EXCEL_EPOCH + pl.duration(days=serial)
+    )
+    value = pl.coalesce(iso, from_serial.cast(pl.Date))
+    error = pl.when(text.is_not_null() & value.is_null()).then(pl.lit("bad_date"))
+    return Parsed(value, error)
+
+
+def _number_text(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Strip separators and a trailing unit word; return (text, in_wan) where ``in_wan`` marks a
+    value written with its own 万元/万 suffix."""
+    text = compact(col).str.replace_all(",", "").str.replace_all("，", "")
+    in_wan = text.str.contains(r"万(元|人次|人)?$").fill_null(False)
+    text = text.str.replace(r"(万元|万人次|万人|万|元|人次|人|宗|次|件|场|户)$", "")
+    return text, in_wan
+
+
+def parse_number(col: pl.Expr, factor: float, *, whole: bool) -> Parsed:
+    """Numbers with thousands separators, full-width digits, a trailing unit, scaled by the
+    header unit ``factor``; amounts are rounded to the cent, counts must be whole."""
+    text, in_wan = _number_text(col)
+    number = text.cast(pl.Float64, strict=False)
+    scaled = number * factor * pl.when(in_wan).then(10000.0).otherwise(1.0)
+    if whole:
+        value = scaled.round(0).cast(pl.Int64, strict=False)
+        not_whole = (scaled - scaled.round(0)).abs() > 1e-9
+    else:
+        value = scaled.round(2)
+        not_whole = pl.lit(False)
+    error = (
+        pl.when(text.is_not_null() & number.is_null())
+        .then(pl.lit("bad_number"))
+        .when(not_whole)
+        .then(pl.lit("not_whole_number"))
+        .when(number < 0)
+        .then(pl.lit("negative_number"))
+    )
+    return Parsed(value, error)
+
+
+def parse_bool(col: pl.Expr, spellings: dict[bool, tuple[str, ...]]) -> Parsed:
+    text = compact(col).str.to_lowercase()
+    lookup: dict[str, bool] = {}
+    for flag in (True, False):
+        for word in spellings.get(flag, ()):
+            lookup.setdefault(word, flag)
+    value = text.replace_strict(
+        list(lookup), list(lookup.values()), default=None, return_dtype=pl.Boolean
+    )
+    error = pl.when(text.is_not_null() & value.is_null()).then(pl.lit("bad_bool"))
+    return Parsed(value, error)
+
+
+def parse_category(col: pl.Expr, vocabulary: tuple[str, ...], aliases: dict[str, str]) -> Parsed:
+    """Stray spaces removed; template aliases (e.g. a system's own codes) mapped first."""
+    text = compact(col)
+    if aliases:
+        keys = list(aliases)
+        text = text.str.to_lowercase().replace_strict(
+            keys, [aliases[k] for k in keys], default=text, return_dtype=pl.String
+        )
+    value = pl.when(text.is_in(list(vocabulary))).then(text)
+    error = pl.when(text.is_not_null() & value.is_null()).then(pl.lit("unknown_category"))
+    return Parsed(value, error)
+
+
+def parse_id_number(col: pl.Expr) -> Parsed:
+    """Identity numbers: spaces removed, lowercase ``x`` accepted, check digit verified."""
+    text = compact(col).str.to_uppercase()
+    scientific = text.str.contains(r"^\d+(\.\d+)?E\+?\d+$").fill_null(False)
+    valid = id_number_is_valid_expr(text)
+    error = (
+        pl.when(text.is_null())
+        .then(None)
+        .when(scientific)
+        .then(pl.lit("id_scientific_notation"))
+        .when(~valid)
+        .then(pl.lit("bad_id_number"))
+    )
+    return Parsed(pl.when(valid).then(text), error)
+
+
+def parse_credit_code(col: pl.Expr) -> Parsed:
+    text = compact(col).str.to_uppercase()
+    valid = credit_code_is_valid_expr(text)
+    error = pl.when(text.is_not_null() & ~valid).then(pl.lit("bad_credit_code"))
+    return Parsed(pl.when(valid).then(text), error)
