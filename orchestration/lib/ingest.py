@@ -932,7 +932,7 @@ def ingest(
     streets: Iterable[str] | None = None,
     key: bytes | None = None,
 ) -> IngestReport:
-    """Ingest the landing files of ``years``/``streets`` (default: all) into ``con``'s raw schema."""
+    """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema."""
     raw_dir = Path(raw_dir)
     key = key or pii_key()
     street_codes = load_street_codes()
@@ -941,7 +941,7 @@ def ingest(
     results = []
     for path in discover(raw_dir, years):
         if wanted_streets is not None:
-            year, street = locate(path, raw_dir, street_codes)
+            _year, street = locate(path, raw_dir, street_codes)
             if street not in wanted_streets:
                 continue
         result = process_file(
