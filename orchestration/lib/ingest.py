@@ -27,6 +27,7 @@ import hmac
 import logging
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -205,7 +206,7 @@ def parse_period(name: str, year: int) -> Period | None:
 def resubmission_version(file_name: str, mapping: Mapping) -> int:
     """1 for an original; 2+ for a correction (``修订``, ``更正``, ``_v2``, ``_v3``, ...)."""
     version = 1
-    stem = Path(file_name).stem
+    stem = unicodedata.normalize("NFKC", Path(file_name).stem)  # （v2） → (v2), ＿ｖ２ → _v2
     for pattern in mapping.resubmission_markers:
         for m in pattern.finditer(stem):
             number = next((g for g in m.groups() if g), None)
@@ -380,6 +381,27 @@ def _parse(
     if spec.type == "credit_code":
         return V.parse_credit_code(col)
     return V.parse_text(col)
+
+
+def _pii_columns(headers: dict[str, str], mapping: Mapping, tpl: Template | None) -> set[str]:
+    """Columns whose header names a personal-data field of any kind: also a second phone column
+    or a name column that the sheet's kind does not map, so quarantine never shows them."""
+    pii_fields = {f.name for k in mapping.kinds.values() for f in k.fields.values() if f.pii}
+    spellings = {
+        cand
+        for k in mapping.kinds.values()
+        for f in k.fields.values()
+        if f.pii
+        for s in (f.header, *f.synonyms)
+        for cand in split_header(s, {})[0]
+    }
+    if tpl:
+        spellings |= {h for h, fname in tpl.columns.items() if fname in pii_fields}
+    return {
+        col
+        for col, text in headers.items()
+        if spellings.intersection(split_header(text, mapping.units)[0])
+    }
 
 
 def _window_error(spec: FieldSpec, value: pl.Expr, year: int) -> pl.Expr | None:
@@ -557,6 +579,7 @@ def process_sheet(
     bad = data.filter(pl.col("_reason_code").is_not_null())
     if bad.height:
         pii_cols = {col for f, (col, *_r) in match.fields.items() if kind.fields[f].pii}
+        pii_cols |= _pii_columns(match.headers, mapping, tpl)
         names: dict[str, str] = {}
         for col, header in match.headers.items():
             label = header.replace("\n", " ")
@@ -962,6 +985,9 @@ def ingest(
         results,
         mapping,
         run_id,
-        scope=(list(years) if years is not None else None, list(streets) if streets else None),
+        scope=(
+            list(years) if years is not None else None,
+            list(streets) if streets is not None else None,  # [] = nothing, not everything
+        ),
     )
     return IngestReport(run_id, results)

@@ -39,6 +39,20 @@ _BRACKETS = str.maketrans({"【": "(", "】": ")", "[": "(", "]": ")", "〔": "(
 _TRAILING_PAREN = re.compile(r"^(.*?)\(([^()]*)\)$")
 
 
+class _MappingLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 default would turn the boolean
+    spellings ``yes``/``no``/``on``/``off`` (or a template's ``[Yes]``) into ``True``/``False``."""
+
+
+_MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_MappingLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 class MappingError(ValueError):
     """The mapping file is invalid; the message names the entry and the problem."""
 
@@ -254,7 +268,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     """Load and validate the mapping; ``GONGHUI_MAPPING`` overrides the default path."""
     path = Path(path or os.environ.get("GONGHUI_MAPPING") or DEFAULT_MAPPING_PATH)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_MappingLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise MappingError(f"{path}: cannot be read: {exc}") from exc
     defaults = doc.get("defaults") or {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,37 +91,6 @@ def read_csv(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
     return [Sheet(None, _text_frame(rows), starts, encoding)]
 
 
-def _xlsx_first_rows(path: Path) -> dict[str, int]:
-    """First used row of each sheet of an .xlsx (calamine starts its range there)."""
-    out: dict[str, int] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-            rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-            targets = dict(re.findall(r'Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
-            targets.update(
-                {a: b for b, a in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"', rels)}
-            )
-            for name, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
-                target = targets.get(rid, "")
-                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-                with zf.open(member) as fh:
-                    head = fh.read(65536).decode("utf-8", "replace")
-                m = re.search(r'<row [^>]*r="(\d+)"', head) or re.search(
-                    r'<dimension ref="[A-Z]+(\d+)', head
-                )
-                out[_xml_unescape(name)] = int(m.group(1)) if m else 1
-    except (KeyError, OSError, zipfile.BadZipFile):
-        return {}
-    return out
-
-
-def _xml_unescape(value: str) -> str:
-    return (
-        value.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
-    )
-
-
 def read_excel(path: Path) -> list[Sheet]:
     import fastexcel
 
@@ -143,17 +111,17 @@ def read_excel(path: Path) -> list[Sheet]:
             f"the workbook cannot be opened (truncated or not a real Excel file): {detail}",
             code="unreadable",
         ) from exc
-    first_rows = _xlsx_first_rows(path) if path.suffix.lower() != ".xls" else {}
     sheets = []
     for index, name in enumerate(workbook.sheet_names):
         try:
-            sheet = workbook.load_sheet(index, header_row=None, dtypes="string")
+            # skip_rows=0 keeps leading empty rows, so frame row i is always sheet row i + 1
+            # (with the default, calamine drops them and .xls rows would be shifted).
+            sheet = workbook.load_sheet(index, header_row=None, dtypes="string", skip_rows=0)
             frame = sheet.to_polars()
         except Exception as exc:
             raise FileRejected(f"sheet '{name}' cannot be read: {exc}", "unreadable") from exc
         frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
-        start = first_rows.get(name, 1)
-        sheets.append(Sheet(name, frame, list(range(start, start + frame.height))))
+        sheets.append(Sheet(name, frame, list(range(1, frame.height + 1))))
     return sheets
 
 

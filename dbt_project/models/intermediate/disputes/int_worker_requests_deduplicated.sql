@@ -1,0 +1,32 @@
+-- One row per (request_no) within (year, street_code): rows of superseded files are
+-- dropped, then the row of the latest period wins (see macro latest_row_order).
+with
+
+current_rows as (
+
+    select * from {{ ref('stg_landing__worker_requests') }}
+    where _superseded_by is null
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_row_number(['request_no']) }} as _dedup_rank,
+        count(*) over (
+            partition by year, street_code, request_no
+        ) as _key_row_count
+    from current_rows
+
+),
+
+deduplicated as (
+
+    select * exclude (_dedup_rank)
+    from ranked
+    where _dedup_rank = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,20 @@
+with
+
+streets as (
+
+    select * from {{ ref('streets') }}
+
+),
+
+final as (
+
+    select
+        street_code,
+        name_zh,
+        short_zh,
+        name_en
+    from streets
+
+)
+
+select * from final

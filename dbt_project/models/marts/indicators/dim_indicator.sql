@@ -1,0 +1,26 @@
+with
+
+indicators as (
+
+    select * from {{ ref('indicators') }}
+
+),
+
+final as (
+
+    select
+        indicator_code,
+        name_zh,
+        unit,
+        domain,
+        report_kind,
+        aggregation,
+        additive,
+        definition,
+        report_2021_phrase,
+        target_2022
+    from indicators
+
+)
+
+select * from final

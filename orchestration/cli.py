@@ -1,0 +1,104 @@
+"""``gonghui`` — the command line of the federation's data pipeline.
+
+    gonghui demo-data [--scale S] [--if-missing]   write the demo landing files under raw/
+    gonghui run                                     ingest, build, check and publish (Dagster)
+
+Heavy libraries (dagster, dbt, Great Expectations) are imported inside the commands that need
+them, so ``gonghui --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from orchestration.lib.settings import Settings
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    raw_dir = Path(args.raw_dir).resolve() if args.raw_dir else settings.raw_dir
+    if args.if_missing and _has_files(raw_dir):
+        print(f"demo data: {raw_dir} already has files, nothing generated")
+        return 0
+    from orchestration.lib.demo import generate
+
+    started = time.perf_counter()
+    summary = generate(raw_dir, scale=args.scale, seed=args.seed)
+    print(f"demo data written to {raw_dir} in {time.perf_counter() - started:.1f} s")
+    for key, value in summary.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _prepare_dagster_home(settings: Settings) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not _has_files(settings.raw_dir):
+        print(
+            f"error: no landing files under {settings.raw_dir} (set GONGHUI_RAW_DIR, or run "
+            "`gonghui demo-data` for the demo submissions)",
+            file=sys.stderr,
+        )
+        return 2
+    home = _prepare_dagster_home(settings)
+    started = time.perf_counter()
+    from dagster import DagsterInstance
+
+    from orchestration.defs.jobs import GONGHUI_JOB_NAME
+    from orchestration.definitions import defs
+    from orchestration.lib.summary import RunSummary
+
+    instance = DagsterInstance.get()
+    job = defs.resolve_job_def(GONGHUI_JOB_NAME)
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    summary = RunSummary.collect(result, settings, elapsed=time.perf_counter() - started)
+    print(summary.render(dagster_home=home))
+    return 0 if summary.published else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gonghui",
+        description="Longgang trade-union data pipeline: ingest street submissions, "
+        "build the warehouse, check and publish the annual indicator mart.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo-data", help="write the seeded demo submissions (2020, 2021)")
+    demo.add_argument("--scale", type=float, default=1.0, help="volume factor (1.0 = calibrated)")
+    demo.add_argument("--seed", type=int, default=2021)
+    demo.add_argument("--raw-dir", help="target folder (default: GONGHUI_RAW_DIR or raw/)")
+    demo.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the folder already has files"
+    )
+    demo.set_defaults(func=cmd_demo_data)
+
+    run = sub.add_parser("run", help="run the whole pipeline once through Dagster")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

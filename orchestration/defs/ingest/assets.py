@@ -1,0 +1,81 @@
+"""Ingestion assets: every landing file → the ``raw`` schema of the working database.
+
+One multi-asset reads each file exactly once and materializes one asset per ``raw`` table
+(one per report kind of the mapping, plus the audit tables ``quarantine``, ``source_files`` and
+``control_totals``). The dbt sources of the ``landing`` source point at these asset keys, so the
+asset graph runs from the landing files to the published mart.
+"""
+
+
+import dagster as dg
+
+from orchestration.defs.ingest.resources import WarehouseResource
+from orchestration.lib.ingest import AUDIT_TABLES, ingest
+from orchestration.lib.mapping import load_mapping
+
+INGEST_GROUP = "ingest"
+SOURCE_NAME = "landing"
+
+MAPPING = load_mapping()
+KIND_TABLES = list(MAPPING.kinds)
+RAW_TABLES = KIND_TABLES + list(AUDIT_TABLES)
+
+
+def raw_asset_key(table: str) -> dg.AssetKey:
+    """Asset key of a ``raw`` table; dbt's ``source('landing', table)`` maps to the same key."""
+    return dg.AssetKey([SOURCE_NAME, table])
+
+
+def _description(table: str) -> str:
+    if table in MAPPING.kinds:
+        kind = MAPPING.kinds[table]
+        return f"{kind.title}: loaded rows of every '{table}' file, typed, with provenance."
+    return {
+        "quarantine": "Rows that failed validation, with file, sheet, row and reason.",
+        "source_files": "Every landing file: kind, period, version, status, row counts, reason.",
+        "control_totals": "合计/小计 rows of the sources with the sum of the rows they cover.",
+    }[table]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            raw_asset_key(t),
+            group_name=INGEST_GROUP,
+            description=_description(t),
+            kinds={"polars", "duckdb"},
+        )
+        for t in RAW_TABLES
+    ],
+    can_subset=False,
+)
+def landing_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Read, recognise, validate and load every file under the landing root."""
+    settings = warehouse.settings()
+    if not settings.raw_dir.is_dir():
+        raise dg.Failure(f"landing root {settings.raw_dir} does not exist (GONGHUI_RAW_DIR)")
+    mapping = load_mapping(settings.mapping_path)
+    with warehouse.connect() as con:
+        report = ingest(settings.raw_dir, con, mapping, context.run_id)
+        counts = {
+            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES
+        }
+    for problem in report.problems():
+        context.log.warning(problem)
+    statuses = report.count_by_status()
+    context.log.info(
+        f"files: {statuses}; rows loaded {report.rows_loaded}, "
+        f"quarantined {report.rows_quarantined}: {report.quarantine_by_reason()}"
+    )
+    for table in RAW_TABLES:
+        metadata = {"dagster/row_count": counts[table]}
+        if table == "source_files":
+            metadata |= {
+                "files_by_status": dg.MetadataValue.json(statuses),
+                "problems": dg.MetadataValue.md(
+                    "\n".join(f"- {p}" for p in report.problems()) or "none"
+                ),
+            }
+        if table == "quarantine":
+            metadata["rows_by_reason"] = dg.MetadataValue.json(report.quarantine_by_reason())
+        yield dg.MaterializeResult(asset_key=raw_asset_key(table), metadata=metadata)

@@ -1,0 +1,134 @@
+"""The summary ``gonghui run`` prints: files, rows, quarantine, checks, publication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.settings import Settings
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    description: str = ""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    published: bool
+    elapsed: float
+    files_by_status: dict[str, int] = field(default_factory=dict)
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    published_path: Path | None = None
+
+    @classmethod
+    def collect(cls, result, settings: Settings, elapsed: float) -> RunSummary:
+        """Read the outcome from the Dagster run result and the working database."""
+        from orchestration.defs.publish.assets import PUBLISHED_MART_KEY
+
+        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+        summary = cls(
+            run_id=result.run_id,
+            success=result.success,
+            published=PUBLISHED_MART_KEY in materialized,
+            elapsed=elapsed,
+            published_path=settings.published_mart,
+        )
+        for evaluation in result.get_asset_check_evaluations():
+            summary.checks.append(
+                CheckOutcome(
+                    asset=evaluation.asset_key.to_user_string(),
+                    name=evaluation.check_name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity.value,
+                    description=str(evaluation.description or ""),
+                )
+            )
+        for event in result.get_step_failure_events():
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[0] if error else "step failed"
+            summary.failures.append(f"{event.step_key}: {message}")
+        if settings.duckdb_path.exists():
+            summary._read_warehouse(settings.duckdb_path)
+        return summary
+
+    def _read_warehouse(self, path: Path) -> None:
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {r[0] for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw'"
+            ).fetchall()}
+            if "source_files" not in tables:
+                return
+            self.files_by_status = dict(
+                con.execute(
+                    "select status, count(*) from raw.source_files group by 1 order by 2 desc"
+                ).fetchall()
+            )
+            self.rows_loaded, self.rows_quarantined = con.execute(
+                "select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) "
+                "from raw.source_files where status = 'loaded'"
+            ).fetchone()
+            self.quarantine_by_reason = dict(
+                con.execute(
+                    "select reason_code, count(*) from raw.quarantine "
+                    "where _superseded_by is null group by 1 order by 2 desc, 1"
+                ).fetchall()
+            )
+            self.problems = [
+                f"{f}: {s} — {r}"
+                for f, s, r in con.execute(
+                    "select _source_file, status, reason from raw.source_files "
+                    "where status in ('rejected', 'unrecognised') order by 1"
+                ).fetchall()
+            ]
+
+    def render(self, dagster_home: Path | None = None) -> str:
+        files = sum(self.files_by_status.values())
+        lines = [
+            f"gonghui run {self.run_id} — {self.elapsed:.1f} s",
+            f"  files read: {files} ("
+            + ", ".join(f"{n} {s}" for s, n in self.files_by_status.items())
+            + ")",
+            f"  rows loaded: {self.rows_loaded:,}",
+            f"  rows quarantined: {self.rows_quarantined:,}",
+        ]
+        lines += [f"    {reason}: {n:,}" for reason, n in self.quarantine_by_reason.items()]
+        if self.problems:
+            lines.append("  files not loaded:")
+            lines += [f"    {p}" for p in self.problems]
+        failed = [c for c in self.checks if not c.passed]
+        lines.append(
+            f"  checks: {len(self.checks)} run, {len(self.checks) - len(failed)} passed, "
+            f"{len(failed)} failed"
+        )
+        lines += [
+            f"    FAILED [{c.severity}] {c.asset} · {c.name}"
+            + (f": {c.description}" if c.description else "")
+            for c in failed
+        ]
+        if self.failures:
+            lines.append("  step failures:")
+            lines += [f"    {f}" for f in self.failures]
+        if self.published:
+            lines.append(f"  PUBLISHED {self.published_path}")
+        else:
+            lines.append(
+                f"  BLOCKED — not published; the previous mart ({self.published_path}) is "
+                "unchanged"
+            )
+        if dagster_home:
+            lines.append(f"  Dagster instance: {dagster_home} (`make dev` to browse the run)")
+        return "\n".join(lines)
