@@ -61,8 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from dagster import DagsterInstance
 
-    from orchestration.defs.jobs import GONGHUI_JOB_NAME
     from orchestration.definitions import defs
+    from orchestration.defs.jobs import GONGHUI_JOB_NAME
     from orchestration.lib.summary import RunSummary
 
     instance = DagsterInstance.get()

@@ -63,7 +63,9 @@ def test_run_publishes(demo_run):
 
 def test_2021_district_reproduces_every_indicator(demo_run):
     base, _ = demo_run
-    with duckdb.connect(str(base / "warehouse" / "published" / "mart.duckdb"), read_only=True) as con:
+    with duckdb.connect(
+        str(base / "warehouse" / "published" / "mart.duckdb"), read_only=True
+    ) as con:
         got = {
             code: (value, num, den)
             for code, value, num, den in con.execute(
@@ -90,7 +92,9 @@ def test_2021_district_reproduces_every_indicator(demo_run):
 
 def test_every_indicator_street_and_year_present(demo_run):
     base, _ = demo_run
-    with duckdb.connect(str(base / "warehouse" / "published" / "mart.duckdb"), read_only=True) as con:
+    with duckdb.connect(
+        str(base / "warehouse" / "published" / "mart.duckdb"), read_only=True
+    ) as con:
         counts = con.execute(
             "select year, count(distinct street_code), count(distinct indicator_code), count(*) "
             "from annual_indicators group by year order by year"

@@ -178,14 +178,15 @@ class Period:
         return dt.date(year, self.end_month, calendar.monthrange(year, self.end_month)[1])
 
 
-def parse_period(name: str, year: int) -> Period | None:
+def parse_period(name: str, year: int, markers: Iterable[re.Pattern[str]] = ()) -> Period | None:
     """The reporting period a file or sheet name states, or None for "no period marker".
 
     Recognises ``Q3``, ``三季度``/``第三季度``, ``3月``, ``2021-03``/``202103``, ``上半年``/``H1``.
+    Resubmission ``markers`` (from the mapping) are removed first so ``_v2`` is no period.
     """
     text = normalize_text(Path(name).stem if "." in name else name)
-    text = re.sub(r"(修订|更正)(版)?\d*", "", text)
-    text = re.sub(r"[_\-]v\d+", "", text)
+    for pattern in markers:
+        text = pattern.sub("", text)
     m = re.search(r"(?<![a-z])q([1-4])(?!\d)", text) or re.search(r"第?([一二三四1-4])季度", text)
     if m:
         q = _CN_DIGITS.get(m.group(1)) or int(m.group(1))
@@ -326,7 +327,11 @@ def find_header(
     if template and template.header_row is not None:
         rows = [i for i, n in enumerate(sheet.row_numbers) if n == template.header_row]
     else:
-        rows = list(range(min(mapping.header_scan_rows, frame.height)))
+        # the first N non-empty rows: leading blank rows do not count against the limit
+        filled = frame.select(
+            pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns])
+        ).to_series()
+        rows = [i for i, f in enumerate(filled) if f][: mapping.header_scan_rows]
     best: tuple | None = None
     for i in rows:
         cells = {c: v for c, v in zip(frame.columns, frame.row(i), strict=True) if v}
@@ -428,7 +433,9 @@ def process_sheet(
     frame = sheet.frame.with_columns(
         pl.Series("_source_row", sheet.row_numbers, dtype=pl.Int32)
     ).slice(match.row_index + 1)
-    period = (parse_period(sheet.name, year) if sheet.name else None) or result.period
+    period = (
+        parse_period(sheet.name, year, mapping.resubmission_markers) if sheet.name else None
+    ) or result.period
     layout = SheetLayout(
         sheet=sheet.name,
         kind=kind.name,
@@ -678,7 +685,7 @@ def process_file(
         return result.reject(
             "rejected", "unknown_street", f"'{folder}' is not a street code of streets.csv"
         )
-    result.period = parse_period(path.name, year)
+    result.period = parse_period(path.name, year, mapping.resubmission_markers)
     result.version = resubmission_version(path.name, mapping)
     tpl = mapping.template_for(street, path.name)
     try:
@@ -729,6 +736,13 @@ def process_file(
         return result.reject("rejected", "missing_column", "; ".join(incomplete))
     if not kinds:
         hint = [k.name for k in mapping.kinds.values() if k.hinted_by(path.name)]
+        if all(sheet.frame.height == 0 for sheet in sheets):
+            # A well-formed file with no records (e.g. a JSON export of an empty month).
+            if len(hint) == 1 or (tpl and tpl.kind):
+                result.kind = tpl.kind if tpl and tpl.kind else hint[0]
+                result.notes.append(f"no records; kind {result.kind} taken from the file name")
+                return result
+            return result.reject("rejected", "empty", "the file holds no records")
         extra = f" (the file name suggests {hint[0]})" if hint else ""
         return result.reject(
             "unrecognised",

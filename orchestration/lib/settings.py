@@ -1,7 +1,7 @@
 """Runtime settings, read from the environment (the same for the CLI, Dagster and tests).
 
 ``GONGHUI_RAW_DIR``        landing root, default ``raw/`` (read-only to the pipeline)
-``GONGHUI_WAREHOUSE_DIR``  working database, Dagster instance, published mart; default ``warehouse/``
+``GONGHUI_WAREHOUSE_DIR``  working database, Dagster instance, published mart (``warehouse/``)
 ``GONGHUI_PII_KEY``        HMAC key for identity numbers (a public development default warns)
 ``GONGHUI_MAPPING``        the source mapping, default ``mapping/sources.yml``
 """

@@ -67,9 +67,12 @@ class RunSummary:
 
     def _read_warehouse(self, path: Path) -> None:
         with duckdb.connect(str(path), read_only=True) as con:
-            tables = {r[0] for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'raw'"
-            ).fetchall()}
+            tables = {
+                r[0]
+                for r in con.execute(
+                    "select table_name from duckdb_tables() where schema_name = 'raw'"
+                ).fetchall()
+            }
             if "source_files" not in tables:
                 return
             self.files_by_status = dict(
@@ -126,8 +129,7 @@ class RunSummary:
             lines.append(f"  PUBLISHED {self.published_path}")
         else:
             lines.append(
-                f"  BLOCKED — not published; the previous mart ({self.published_path}) is "
-                "unchanged"
+                f"  BLOCKED — not published; the previous mart ({self.published_path}) is unchanged"
             )
         if dagster_home:
             lines.append(f"  Dagster instance: {dagster_home} (`make dev` to browse the run)")

@@ -95,7 +95,9 @@ def parse_number(col: pl.Expr, factor: float, *, whole: bool) -> Parsed:
     header unit ``factor``; amounts are rounded to the cent, counts must be whole."""
     text, in_wan = _number_text(col)
     number = text.cast(pl.Float64, strict=False)
-    scaled = number * factor * pl.when(in_wan).then(10000.0).otherwise(1.0)
+    # a value written with its own 万 counts in 万 unless the header already said so
+    own_wan = pl.when(in_wan & pl.lit(factor < 10000)).then(10000.0).otherwise(1.0)
+    scaled = number * factor * own_wan
     if whole:
         value = scaled.round(0).cast(pl.Int64, strict=False)
         not_whole = (scaled - scaled.round(0)).abs() > 1e-9

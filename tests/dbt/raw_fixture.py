@@ -11,152 +11,21 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Columns every raw.<kind> table carries, in this order, before the kind's own columns.
-COMMON_COLUMNS: list[tuple[str, str]] = [
-    ("year", "INTEGER"),
-    ("street_code", "VARCHAR"),
-    ("_period_label", "VARCHAR"),
-    ("_period_end", "DATE"),
-    ("_superseded_by", "VARCHAR"),
-    ("_source_file", "VARCHAR"),
-    ("_source_sheet", "VARCHAR"),
-    ("_source_row", "INTEGER"),
-    ("_file_sha256", "VARCHAR"),
-    ("_run_id", "VARCHAR"),
-    ("_ingested_at", "TIMESTAMP"),
-]
+from orchestration.lib.ingest import AUDIT_TABLES, ensure_raw_schema, kind_columns
+from orchestration.lib.mapping import load_mapping
 
-KIND_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "enterprise_register": [
-        ("credit_code", "VARCHAR"),
-        ("enterprise_name", "VARCHAR"),
-        ("community", "VARCHAR"),
-        ("industry", "VARCHAR"),
-        ("employee_count", "INTEGER"),
-        ("has_union", "BOOLEAN"),
-        ("union_founded_on", "DATE"),
-        ("has_worker_council", "BOOLEAN"),
-        ("is_key_enterprise", "BOOLEAN"),
-    ],
-    "member_roster": [
-        ("person_key", "VARCHAR"),
-        ("gender", "VARCHAR"),
-        ("employer_credit_code", "VARCHAR"),
-        ("joined_on", "DATE"),
-        ("collected_on", "DATE"),
-        ("verified", "BOOLEAN"),
-        ("verified_on", "DATE"),
-    ],
-    "dispute_cases": [
-        ("case_no", "VARCHAR"),
-        ("accepted_on", "DATE"),
-        ("enterprise_name", "VARCHAR"),
-        ("credit_code", "VARCHAR"),
-        ("workers_involved", "INTEGER"),
-        ("dispute_type", "VARCHAR"),
-        ("outcome", "VARCHAR"),
-        ("closed_on", "DATE"),
-        ("recovered_amount", "DECIMAL(18,2)"),
-    ],
-    "worker_requests": [
-        ("request_no", "VARCHAR"),
-        ("credit_code", "VARCHAR"),
-        ("raised_on", "DATE"),
-        ("category", "VARCHAR"),
-        ("status", "VARCHAR"),
-        ("resolved_level", "VARCHAR"),
-    ],
-    "worker_activities": [
-        ("activity_no", "VARCHAR"),
-        ("title", "VARCHAR"),
-        ("category", "VARCHAR"),
-        ("project", "VARCHAR"),
-        ("held_on", "DATE"),
-        ("participants", "INTEGER"),
-    ],
-    "dream_program": [
-        ("person_key", "VARCHAR"),
-        ("employer_credit_code", "VARCHAR"),
-        ("registered_on", "DATE"),
-        ("major", "VARCHAR"),
-    ],
-    "hardship_assistance": [
-        ("payment_no", "VARCHAR"),
-        ("paid_on", "DATE"),
-        ("aid_type", "VARCHAR"),
-        ("person_key", "VARCHAR"),
-        ("amount", "DECIMAL(18,2)"),
-    ],
-    "care_services": [
-        ("service_no", "VARCHAR"),
-        ("served_on", "DATE"),
-        ("service_type", "VARCHAR"),
-        ("persons", "INTEGER"),
-    ],
-}
+_MAPPING = load_mapping()
 
-AUDIT_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "quarantine": [
-        ("year", "INTEGER"),
-        ("street_code", "VARCHAR"),
-        ("report_kind", "VARCHAR"),
-        ("_source_file", "VARCHAR"),
-        ("_source_sheet", "VARCHAR"),
-        ("_source_row", "INTEGER"),
-        ("_file_sha256", "VARCHAR"),
-        ("_run_id", "VARCHAR"),
-        ("_superseded_by", "VARCHAR"),
-        ("reason_code", "VARCHAR"),
-        ("reason", "VARCHAR"),
-        ("record_json", "VARCHAR"),
-    ],
-    "source_files": [
-        ("_source_file", "VARCHAR"),
-        ("year", "INTEGER"),
-        ("street_code", "VARCHAR"),
-        ("report_kind", "VARCHAR"),
-        ("_file_sha256", "VARCHAR"),
-        ("file_format", "VARCHAR"),
-        ("status", "VARCHAR"),
-        ("reason", "VARCHAR"),
-        ("_period_label", "VARCHAR"),
-        ("_period_end", "DATE"),
-        ("version", "INTEGER"),
-        ("superseded_by", "VARCHAR"),
-        ("rows_data", "INTEGER"),
-        ("rows_loaded", "INTEGER"),
-        ("rows_quarantined", "INTEGER"),
-        ("rows_skipped", "INTEGER"),
-        ("_run_id", "VARCHAR"),
-    ],
-    "control_totals": [
-        ("year", "INTEGER"),
-        ("street_code", "VARCHAR"),
-        ("report_kind", "VARCHAR"),
-        ("_source_file", "VARCHAR"),
-        ("_source_sheet", "VARCHAR"),
-        ("_source_row", "INTEGER"),
-        ("field", "VARCHAR"),
-        ("stated_value", "DECIMAL(18,2)"),
-        ("computed_value", "DECIMAL(18,2)"),
-        ("covers_from_row", "INTEGER"),
-        ("covers_to_row", "INTEGER"),
-        ("_run_id", "VARCHAR"),
-    ],
-}
-
+#: The contract, derived from ingestion itself (table -> ordered list of (column, DuckDB type)),
+#: so the dbt tests always run against exactly what ingestion writes.
 RAW_TABLES: dict[str, list[tuple[str, str]]] = {
-    **{kind: COMMON_COLUMNS + cols for kind, cols in KIND_COLUMNS.items()},
-    **AUDIT_COLUMNS,
-}
+    kind.name: list(kind_columns(kind).items()) for kind in _MAPPING.kinds.values()
+} | {table: list(columns.items()) for table, columns in AUDIT_TABLES.items()}
 
 
 def create_raw_schema(con: Any) -> None:
-    """Create schema ``raw`` and every raw table, empty, on a duckdb connection."""
-    con.execute("create schema if not exists raw")
-    for table, columns in RAW_TABLES.items():
-        cols = ", ".join(f'"{name}" {dtype}' for name, dtype in columns)
-        con.execute(f"create or replace table raw.{table} ({cols})")
+    """Create every raw table, empty, exactly as ingestion does."""
+    ensure_raw_schema(con, _MAPPING)
 
 
 def _default_period(year: int) -> tuple[str, dt.date]:
@@ -172,7 +41,7 @@ def insert_rows(con: Any, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
     Returns the number of rows inserted.
     """
     columns = [name for name, _ in RAW_TABLES[table]]
-    is_kind = table in KIND_COLUMNS
+    is_kind = table in _MAPPING.kinds
     values: list[list[Any]] = []
     for i, row in enumerate(rows, start=1):
         unknown = set(row) - set(columns)

@@ -6,7 +6,6 @@ so nothing downstream in Dagster (publication) runs. dagster-dbt turns each dbt 
 asset check; error-severity tests become blocking checks.
 """
 
-
 import json
 import os
 from collections.abc import Mapping

@@ -36,8 +36,15 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
         return manifest
     dbt = DBT_EXECUTABLE
     subprocess.run(
-        [str(dbt), "parse", "--quiet", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir)],
+        [
+            str(dbt),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+        ],
         check=True,
         cwd=project.project_dir,
     )

@@ -6,7 +6,6 @@ One multi-asset reads each file exactly once and materializes one asset per ``ra
 asset graph runs from the landing files to the published mart.
 """
 
-
 import dagster as dg
 
 from orchestration.defs.ingest.resources import WarehouseResource
@@ -57,9 +56,7 @@ def landing_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     mapping = load_mapping(settings.mapping_path)
     with warehouse.connect() as con:
         report = ingest(settings.raw_dir, con, mapping, context.run_id)
-        counts = {
-            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES
-        }
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
     for problem in report.problems():
         context.log.warning(problem)
     statuses = report.count_by_status()

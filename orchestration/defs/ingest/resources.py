@@ -27,7 +27,9 @@ class WarehouseResource(dg.ConfigurableResource):
             warehouse_dir=(
                 Path(self.warehouse_dir).resolve() if self.warehouse_dir else env.warehouse_dir
             ),
-            mapping_path=Path(self.mapping_path).resolve() if self.mapping_path else env.mapping_path,
+            mapping_path=Path(self.mapping_path).resolve()
+            if self.mapping_path
+            else env.mapping_path,
         )
 
     def connect(self, read_only: bool = False):

@@ -5,7 +5,6 @@ and the quality checks succeeded in the same run; otherwise it is skipped and th
 publication stays in place untouched.
 """
 
-
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 

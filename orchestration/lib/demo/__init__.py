@@ -4,7 +4,7 @@
 report kinds of ``docs/spec/landing-contract.md``. Processed by the pipeline's rules (below),
 the 2021 files yield exactly the ``demo_2021_value`` of every indicator in
 ``docs/spec/indicators.csv`` (at ``scale=1.0``); the 2020 files yield the figures returned in
-``summary["years"][2020]["expected"]``. Output is byte-identical for the same seed and scale.
+``summary["expected"][2020]``. Output is byte-identical for the same seed and scale.
 
 Rules the data is calibrated under
 ---------------------------------
@@ -80,7 +80,7 @@ from . import layouts as L
 from . import population as P
 from .writers import Sheet, write_csv, write_json, write_xls, write_xlsx
 
-__all__ = ["MANIFEST", "generate", "manifest"]
+__all__ = ["MANIFEST", "expected_figures", "generate", "manifest"]
 
 MANIFEST: dict[str, list[str]] = L.build_manifest((2020, 2021))
 BIG_SHEET = 5000  # rows; xlsx sheets above this are written in constant-memory mode
@@ -101,22 +101,23 @@ def generate(
     """Write the demo landing zone under ``raw_dir`` and return a summary.
 
     Each ``raw_dir/<year>/`` of ``years`` is deleted and rewritten from scratch; nothing else
-    under ``raw_dir`` is touched. The summary holds, per year, the files written, the rows
-    written per kind (physical data rows, superseded and repeated ones included), the
-    records that count per kind, and the figures the pipeline must produce (``expected``:
-    ``district`` and ``by_street``).
+    under ``raw_dir`` is touched. The summary holds, per year: ``files`` (files written),
+    ``rows`` (physical data rows written per kind, superseded, repeated and bad rows
+    included), ``records`` (canonical records that count per kind; member_roster: records
+    collected by the year's end, cross-street duplicates included) and ``expected`` (the
+    district figures the pipeline must produce; ratios as ``"85.0 (3236/3807)"``).
     """
     t0 = time.perf_counter()
     raw_dir = Path(raw_dir)
     universe = P.build_universe(scale, seed)
-    summary: dict = {"scale": scale, "seed": seed, "years": {}}
+    summary: dict = {"files": {}, "rows": {}, "records": {}, "expected": {}}
     for year in years:
         data = P.build_year(universe, year, scale, seed)
         year_dir = raw_dir / str(year)
         if year_dir.exists():
             shutil.rmtree(year_dir)
         year_dir.mkdir(parents=True)
-        files: list[str] = []
+        n_files = 0
         rows_written = dict.fromkeys(P.KINDS, 0)
         for street in P.STREET_CODES:
             street_dir = year_dir / street
@@ -125,24 +126,39 @@ def generate(
                 records = data.records[kind][street]
                 bad = _bad_rows(kind, street, year, seed, records)
                 for spec in L.plan_files(street, kind, year):
-                    n = _write_file(street_dir / spec.name, spec, year, records, bad, seed)
-                    rows_written[kind] += n
-                    files.append(f"{year}/{street}/{spec.name}")
+                    rows_written[kind] += _write_file(
+                        street_dir / spec.name, spec, year, records, bad, seed
+                    )
+                    n_files += 1
             if street in L.JUNK_FILES:
                 name, text = L.JUNK_FILES[street]
                 (street_dir / name).write_text(text.format(y=year), encoding="utf-8")
-                files.append(f"{year}/{street}/{name}")
-        expected = P.expected_indicators(data)
-        summary["years"][year] = {
-            "files": len(files),
-            "file_list": files,
-            "rows_written": rows_written,
-            "records": _record_counts(data, year),
-            "expected": expected,
-        }
-    summary["manifest"] = L.build_manifest(tuple(years))
+                n_files += 1
+        summary["files"][year] = n_files
+        summary["rows"][year] = rows_written
+        summary["records"][year] = _record_counts(data, year)
+        summary["expected"][year] = _plain(P.expected_indicators(data)["district"])
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+def expected_figures(
+    *, scale: float = 1.0, seed: int = 2021, years: tuple[int, ...] = (2020, 2021)
+) -> dict[int, dict]:
+    """District and per-street figures of the data ``generate`` writes (without writing)."""
+    universe = P.build_universe(scale, seed)
+    return {y: P.expected_indicators(P.build_year(universe, y, scale, seed)) for y in years}
+
+
+def _plain(district: dict) -> dict:
+    """Ratios as ``"85.0 (3236/3807)"`` (the spec's notation), other figures as they are."""
+    out = {}
+    for k, v in district.items():
+        if isinstance(v, dict):
+            out[k] = f"{v['value']} ({v['numerator']}/{v['denominator']})"
+        else:
+            out[k] = v
+    return out
 
 
 def _record_counts(data: P.YearData, year: int) -> dict[str, int]:
@@ -335,7 +351,9 @@ def _bad_rows(kind: str, street: str, year: int, seed: int, records: list) -> li
     return out
 
 
-def _perturb(kind: str, recs: list, rng: random.Random, street: str, year: int, version: int) -> list:
+def _perturb(
+    kind: str, recs: list, rng: random.Random, street: str, year: int, version: int
+) -> list:
     """An earlier, superseded version of ``recs``: a row missing, figures changed, extra keys."""
     out = list(recs)
     if not out:

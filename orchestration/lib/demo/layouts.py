@@ -360,13 +360,17 @@ def _s(**kw) -> Style:
 
 # --- the 11 streets ---------------------------------------------------------------------------
 # pinghu: tidy xlsx ledgers with merged title, note row, 合计 and signature rows, real dates
-_PH = _s(title=True, merged=True, note=True, total=True, footer=True, date="datetime", synonyms=False)
+_PH = _s(
+    title=True, merged=True, note=True, total=True, footer=True, date="datetime", synonyms=False
+)
 # bantian: system exports (csv utf-8 / json), ISO dates, 1/0 booleans
 _BT = _s(fmt="csv", date="iso", bool="10")
 # buji: English file names, GBK csv from Excel (CRLF), 2021/3/5 dates, Y/N, lowercase x
 _BJ = _s(fmt="csv", encoding="gbk", crlf=True, date="slash", bool="yn", id_style="lower")
 # nanwan: legacy .xls, merged titles, line breaks in headers, Excel serial dates, √/×
-_NW = _s(fmt="xls", title=True, merged=True, noise="newlines", date="serial", bool="check", total=True)
+_NW = _s(
+    fmt="xls", title=True, merged=True, noise="newlines", date="serial", bool="check", total=True
+)
 # jihua: one workbook per kind with a sheet per month + 填表说明, 2021.3.5 dates, (元) headers
 _JH = _s(
     date="dot",
@@ -415,7 +419,9 @@ _LG = _s(date="slash", bool="yn", title=True, total=True, footer=True)
 # baolong: xlsx with Excel serial dates, shuffled and extra columns, blank rows
 _BL = _s(date="serial", shuffle=True, extras=("序号", "数据来源"), blank_every=12, bool="check")
 # pingdi: csv with BOM, spaced headers, note rows, an unrecognised 报送说明.txt
-_PD = _s(fmt="csv", encoding="utf-8-sig", crlf=True, noise="spaces", title=True, note=True, date="iso")
+_PD = _s(
+    fmt="csv", encoding="utf-8-sig", crlf=True, noise="spaces", title=True, note=True, date="iso"
+)
 
 
 def _p(name: str, style: Style, **kw) -> Plan:
@@ -427,25 +433,39 @@ PLANS: dict[str, dict[str, Plan]] = {
         "enterprise_register": _p("平湖街道{y}年企业建会情况台账.xlsx", _PH),
         "member_roster": _p(
             "平湖街道工会会员信息采集表（系统导出）.csv",
-            replace(_PH, fmt="csv", encoding="utf-8-sig", title=False, note=False, total=False,
-                    footer=False, date="iso"),
+            replace(
+                _PH,
+                fmt="csv",
+                encoding="utf-8-sig",
+                title=False,
+                note=False,
+                total=False,
+                footer=False,
+                date="iso",
+            ),
         ),
         "dispute_cases": _p(
-            "平湖街道{y}年劳资纠纷调处台账.xlsx", _PH, resubmit=((None, ("劳资纠纷台账（修订版）.xlsx",)),)
+            "平湖街道{y}年劳资纠纷调处台账.xlsx",
+            _PH,
+            resubmit=((None, ("劳资纠纷台账（修订版）.xlsx",)),),
         ),
         "worker_requests": _p("平湖街道{y}年职工议事会诉求台账.xlsx", _PH),
         "worker_activities": _p(
             "平湖街道{y}年{p}职工活动及培训台账.xlsx", _PH, split="quarterly_files", pf="cnq2"
         ),
         "dream_program": _p("平湖街道{y}年圆梦计划报名表.xlsx", _PH),
-        "hardship_assistance": _p("平湖街道{y}年困难职工帮扶资金发放台账.xlsx", replace(_PH, subtotal=20)),
+        "hardship_assistance": _p(
+            "平湖街道{y}年困难职工帮扶资金发放台账.xlsx", replace(_PH, subtotal=20)
+        ),
         "care_services": _p("平湖街道{y}年工伤探视及法律服务台账.xlsx", _PH),
     },
     "bantian": {
         "enterprise_register": _p(
             "bantian_enterprise_register_{y}.csv", _BT, resubmit=((None, ("{stem}_v2{ext}",)),)
         ),
-        "member_roster": _p("bantian_member_roster_{y}.json", replace(_BT, fmt="json", json_wrap="data")),
+        "member_roster": _p(
+            "bantian_member_roster_{y}.json", replace(_BT, fmt="json", json_wrap="data")
+        ),
         "dispute_cases": _p("坂田街道{y}年劳资纠纷调处台账.json", replace(_BT, fmt="json")),
         "worker_requests": _p(
             "bantian_worker_requests_{p}.json",
@@ -479,7 +499,9 @@ PLANS: dict[str, dict[str, Plan]] = {
         "enterprise_register": _p("南湾街道{y}年企业建会情况台账.xls", _NW),
         "member_roster": _p(
             "南湾街道会员信息采集表{y}.csv",
-            replace(_NW, fmt="csv", encoding="gb18030", crlf=True, date="cn", total=False, noise=""),
+            replace(
+                _NW, fmt="csv", encoding="gb18030", crlf=True, date="cn", total=False, noise=""
+            ),
         ),
         "dispute_cases": _p("南湾街道{y}年劳资纠纷调处台账.xls", replace(_NW, date="cn")),
         "worker_requests": _p(
@@ -495,32 +517,50 @@ PLANS: dict[str, dict[str, Plan]] = {
             "吉华街道{y}年企业建会情况台账.xlsx", replace(_JH, subtotal="community")
         ),
         "member_roster": _p(
-            "吉华街道{y}年工会会员采集信息.csv", replace(_JH, fmt="csv", title=False, total=False, subtotal=0)
+            "吉华街道{y}年工会会员采集信息.csv",
+            replace(_JH, fmt="csv", title=False, total=False, subtotal=0),
         ),
         "dispute_cases": _p("吉华街道{y}年劳资纠纷调处台账.xlsx", _JH, split="monthly_sheets"),
         "worker_requests": _p("吉华街道{y}年职工议事会诉求台账.xlsx", _JH, split="monthly_sheets"),
-        "worker_activities": _p("吉华街道{y}年职工活动及培训台账.xlsx", _JH, split="monthly_sheets"),
+        "worker_activities": _p(
+            "吉华街道{y}年职工活动及培训台账.xlsx", _JH, split="monthly_sheets"
+        ),
         "dream_program": _p("吉华街道{y}年圆梦计划报名表.xlsx", replace(_JH, bool="check")),
-        "hardship_assistance": _p("吉华街道{y}年困难职工帮扶台账.xlsx", _JH, split="monthly_sheets"),
-        "care_services": _p("吉华街道{y}年工伤探视及法律服务台账.xlsx", _JH, split="monthly_sheets"),
+        "hardship_assistance": _p(
+            "吉华街道{y}年困难职工帮扶台账.xlsx", _JH, split="monthly_sheets"
+        ),
+        "care_services": _p(
+            "吉华街道{y}年工伤探视及法律服务台账.xlsx", _JH, split="monthly_sheets"
+        ),
     },
     "henggang": {
         "enterprise_register": _p("横岗街道{y}年企业建会情况台账.xlsx", _HG),
-        "member_roster": _p("横岗街道会员信息_{y}.json", replace(_HG, fmt="json", json_wrap="records")),
+        "member_roster": _p(
+            "横岗街道会员信息_{y}.json", replace(_HG, fmt="json", json_wrap="records")
+        ),
         "dispute_cases": _p("横岗街道{y}年劳资纠纷调处台账.xlsx", _HG, split="quarterly_sheets"),
-        "worker_requests": _p("横岗街道{y}年职工议事会诉求台账.xlsx", _HG, split="quarterly_sheets"),
-        "worker_activities": _p("横岗街道{y}年职工活动及培训台账.xlsx", _HG, split="quarterly_sheets"),
+        "worker_requests": _p(
+            "横岗街道{y}年职工议事会诉求台账.xlsx", _HG, split="quarterly_sheets"
+        ),
+        "worker_activities": _p(
+            "横岗街道{y}年职工活动及培训台账.xlsx", _HG, split="quarterly_sheets"
+        ),
         "dream_program": _p("横岗街道{y}年圆梦计划报名表.xlsx", _HG, split="quarterly_sheets"),
         "hardship_assistance": _p(
             "横岗街道{y}年困难职工帮扶资金发放台账.xlsx", _HG, split="quarterly_sheets"
         ),
-        "care_services": _p("横岗街道{y}年工伤探视及法律服务台账.xlsx", replace(_HG, note_sheet=None)),
+        "care_services": _p(
+            "横岗街道{y}年工伤探视及法律服务台账.xlsx", replace(_HG, note_sheet=None)
+        ),
     },
     "yuanshan": {
         "enterprise_register": _p("园山街道{y}年企业建会情况台账.xlsx", _YS),
         "member_roster": _p("园山街道{y}年工会会员信息采集表.xlsx", _YS),
         "dispute_cases": _p(
-            "园山街道{y}年{p}劳资纠纷台账.xlsx", replace(_YS, total=True), split="monthly_files", pf="m"
+            "园山街道{y}年{p}劳资纠纷台账.xlsx",
+            replace(_YS, total=True),
+            split="monthly_files",
+            pf="m",
         ),
         "worker_requests": _p("园山街道{y}年职工议事会诉求台账.xlsx", _YS),
         "worker_activities": _p(
@@ -578,7 +618,9 @@ PLANS: dict[str, dict[str, Plan]] = {
     },
     "baolong": {
         "enterprise_register": _p("宝龙街道{y}年企业建会情况台账.xlsx", _BL),
-        "member_roster": _p("宝龙街道会员信息采集表{y}.json", replace(_BL, fmt="json", shuffle=False)),
+        "member_roster": _p(
+            "宝龙街道会员信息采集表{y}.json", replace(_BL, fmt="json", shuffle=False)
+        ),
         "dispute_cases": _p("宝龙街道{y}年劳资纠纷调处台账.xlsx", _BL),
         "worker_requests": _p("宝龙街道{y}年职工议事会诉求台账.xlsx", _BL),
         "worker_activities": _p("宝龙街道{y}年职工活动及培训台账.xlsx", replace(_BL, total=True)),
@@ -598,7 +640,9 @@ PLANS: dict[str, dict[str, Plan]] = {
         "worker_requests": _p("坪地街道{y}年职工议事会诉求台账.csv", _PD),
         "worker_activities": _p("坪地街道{y}年职工活动及培训台账.csv", replace(_PD, total=True)),
         "dream_program": _p("坪地街道{y}年圆梦计划报名表.csv", _PD),
-        "hardship_assistance": _p("坪地街道{y}年困难职工帮扶资金发放台账.csv", replace(_PD, total=True)),
+        "hardship_assistance": _p(
+            "坪地街道{y}年困难职工帮扶资金发放台账.csv", replace(_PD, total=True)
+        ),
         "care_services": _p("坪地街道{y}年工伤探视及法律服务台账.csv", _PD),
     },
 }
@@ -625,7 +669,11 @@ BAD_ROWS: dict[tuple[str, str], tuple[str, ...]] = {
     ("pinghu", "member_roster"): ("bad_id_scientific", "bad_id_scientific"),
     ("bantian", "dream_program"): ("bad_id_check",),
     ("nanwan", "dream_program"): ("bad_credit_check",),
-    ("pinghu", "dispute_cases"): ("bad_nonnumeric_amount", "bad_date_prev_year", "bad_negative_amount"),
+    ("pinghu", "dispute_cases"): (
+        "bad_nonnumeric_amount",
+        "bad_date_prev_year",
+        "bad_negative_amount",
+    ),
     ("jihua", "dispute_cases"): ("bad_negative_amount",),
     ("henggang", "dispute_cases"): ("bad_nonnumeric_amount",),
     ("bantian", "worker_requests"): ("bad_unknown_category",),
@@ -716,7 +764,12 @@ _DATE_FAMILY = {
     "serial": "date_serial",
     "datetime": "date_datetime",
 }
-_BOOL_FAMILY = {"shi": "bool_shi_fou", "yn": "bool_y_n", "check": "bool_check_cross", "10": "bool_1_0"}
+_BOOL_FAMILY = {
+    "shi": "bool_shi_fou",
+    "yn": "bool_y_n",
+    "check": "bool_check_cross",
+    "10": "bool_1_0",
+}
 _BAD_FAMILY = {
     "bad_date_prev_year": "bad_date_out_of_year",
     "bad_date_next_year": "bad_date_out_of_year",
@@ -770,9 +823,8 @@ def _style_families(kind: str, street: str, style: Style) -> set[str]:
             fam.add("subtotal_rows")
     heads, bool_by_header = header_map(kind, street, style)
     for f, h in heads.items():
-        if h.strip().replace(" ", "").replace("\n", "") not in SYNONYMS[kind][f][:1] and not (
-            types[f] == "amount"
-        ):
+        plain = h.replace(" ", "").replace("\n", "")
+        if types[f] != "amount" and plain != SYNONYMS[kind][f][0]:
             fam.add("header_synonyms")
         if " " in h:
             fam.add("header_spaces")
@@ -912,11 +964,16 @@ def plan_files(street: str, kind: str, year: int) -> list[FileSpec]:
 
 
 def all_file_specs(year: int) -> list[FileSpec]:
-    return [s for street in STREET_CODES for kind in PLANS[street] for s in plan_files(street, kind, year)]
+    return [
+        s
+        for street in STREET_CODES
+        for kind in PLANS[street]
+        for s in plan_files(street, kind, year)
+    ]
 
 
 def build_manifest(years: tuple[int, ...] = (2020, 2021)) -> dict[str, list[str]]:
-    """Deviation family -> relative paths (``<year>/<street>/<file>``) of the files exercising it."""
+    """Deviation family -> paths (``<year>/<street>/<file>``) of the files exercising it."""
     out: dict[str, list[str]] = {f: [] for f in FAMILIES}
     for year in years:
         for spec in all_file_specs(year):
@@ -1148,11 +1205,14 @@ def render_sheet(
     layout = style.fmt != "json"
     title_rows: list[list] = []
     if layout and style.title:
-        title_rows.append([f"{STREET_NAME[street]}{year}年{KIND_TITLE[kind]}{title_suffix}"] + [None] * (n - 1))
+        title_rows.append(
+            [f"{STREET_NAME[street]}{year}年{KIND_TITLE[kind]}{title_suffix}"] + [None] * (n - 1)
+        )
     if layout and style.note:
         unit = "万元" if style.wan else "元"
         title_rows.append(
-            [f"填报单位：{STREET_NAME[street]}总工会（盖章）", None, f"金额单位：{unit}"] + [None] * (n - 3)
+            [f"填报单位：{STREET_NAME[street]}总工会（盖章）", None, f"金额单位：{unit}"]
+            + [None] * (n - 3)
             if n >= 3
             else [f"填报单位：{STREET_NAME[street]}总工会"] + [None] * (n - 1)
         )
@@ -1179,7 +1239,11 @@ def render_sheet(
         prev_key = None
         for i, rec in enumerate(records):
             if totals and style.subtotal:
-                key = rec.get("community") if style.subtotal == "community" else i // int(style.subtotal)
+                key = (
+                    rec.get("community")
+                    if style.subtotal == "community"
+                    else i // int(style.subtotal)
+                )
                 if group and key != prev_key:
                     yield sum_row("小计", group)
                     group = []
@@ -1189,7 +1253,12 @@ def render_sheet(
             if totals:
                 group.append(rec)
                 covered.append(rec)
-            if layout and style.blank_every and (i + 1) % style.blank_every == 0 and i + 1 < len(records):
+            if (
+                layout
+                and style.blank_every
+                and (i + 1) % style.blank_every == 0
+                and i + 1 < len(records)
+            ):
                 yield [None] * n
         if totals:
             if style.subtotal and group:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from orchestration.lib.identifiers import CREDIT_ALPHABET, credit_check_char, id_check_char
 
@@ -160,11 +160,52 @@ UNIVERSE = {
     "cross_dups": 3000,
 }
 
+# indicator codes in the order of docs/spec/indicators.csv
+INDICATORS: tuple[str, ...] = (
+    "union_rate_100plus",
+    "union_rate_25_99",
+    "worker_council_enterprises",
+    "key_enterprises",
+    "member_records",
+    "members_verified",
+    "disputes_mediated",
+    "disputes_recovered_yuan",
+    "mass_disputes_30plus",
+    "requests_collected",
+    "requests_handled",
+    "requests_internal_rate",
+    "worker_events",
+    "worker_event_person_times",
+    "party_history_sessions",
+    "care_events",
+    "care_person_times",
+    "psych_events",
+    "psych_person_times",
+    "quality_projects",
+    "skills_training_person_times",
+    "general_training_person_times",
+    "dream_registrants",
+    "dream_enterprises",
+    "hardship_aid_yuan",
+    "hardship_aid_person_times",
+    "injury_visit_persons",
+    "counseling_sessions",
+    "legal_consultations",
+    "lawyer_referrals",
+)
+
 DISPUTE_TYPES = ("欠薪", "社保", "解除劳动合同", "工伤", "加班", "其他")
 OUTCOMES = ("调解成功", "转仲裁", "转诉讼", "撤回", "处理中")
 REQUEST_STATUS = ("已办结", "办理中", "未处理")
 LEVELS = ("企业内部", "园区", "社区", "街道", "区")
-ACTIVITY_CATEGORIES = ("职工活动", "技能培训", "综合素质培训", "关爱慰问", "心理健康", "党史学习教育")
+ACTIVITY_CATEGORIES = (
+    "职工活动",
+    "技能培训",
+    "综合素质培训",
+    "关爱慰问",
+    "心理健康",
+    "党史学习教育",
+)
 AID_TYPES = ("子女助学", "生活救助", "医疗救助", "就业培训", "心理辅导")
 SERVICE_TYPES = ("工伤探视", "心理咨询疏导", "工伤法律咨询", "转介驻点律师")
 
@@ -177,9 +218,33 @@ _GIVEN = (
     "婷雪琳欣怡佳颖梅丹慧晨阳海波林子涵文博一诺思远嘉豪梓轩雨泽家乐天佑晓东永健德福荣"
 )
 _REGIONS = (
-    "440307", "440307", "440307", "440303", "440304", "445281", "445221", "445202", "440513",
-    "441581", "441523", "440882", "431224", "430921", "430523", "511321", "513030", "360731",
-    "362330", "450821", "452122", "420621", "421127", "410527", "411523", "350583", "441424",
+    "440307",
+    "440307",
+    "440307",
+    "440303",
+    "440304",
+    "445281",
+    "445221",
+    "445202",
+    "440513",
+    "441581",
+    "441523",
+    "440882",
+    "431224",
+    "430921",
+    "430523",
+    "511321",
+    "513030",
+    "360731",
+    "362330",
+    "450821",
+    "452122",
+    "420621",
+    "421127",
+    "410527",
+    "411523",
+    "350583",
+    "441424",
 )
 # birth dates of working-age members, as YYYYMMDD
 _BIRTHS = tuple(
@@ -187,17 +252,76 @@ _BIRTHS = tuple(
     for o in range(date(1962, 1, 1).toordinal(), date(2002, 12, 31).toordinal() + 1)
 )
 _INDUSTRIES = (
-    "制造业", "制造业", "制造业", "批发和零售业", "建筑业", "信息传输、软件和信息技术服务业",
-    "住宿和餐饮业", "交通运输、仓储和邮政业", "租赁和商务服务业", "居民服务、修理和其他服务业",
+    "制造业",
+    "制造业",
+    "制造业",
+    "批发和零售业",
+    "建筑业",
+    "信息传输、软件和信息技术服务业",
+    "住宿和餐饮业",
+    "交通运输、仓储和邮政业",
+    "租赁和商务服务业",
+    "居民服务、修理和其他服务业",
 )
 _NAME_WORDS = (
-    "华鑫", "宏达", "创维", "恒通", "金盛", "新天", "富康", "联合", "汇丰", "兴业", "嘉信", "永昌",
-    "宝利", "安捷", "科隆", "大成", "德美", "瑞丰", "鸿图", "锦华", "泰和", "东升", "百川", "中恒",
-    "海洋", "美达", "立信", "世纪", "天虹", "凯旋", "佳宁", "博远", "精工", "万润", "长盈", "信和",
+    "华鑫",
+    "宏达",
+    "创维",
+    "恒通",
+    "金盛",
+    "新天",
+    "富康",
+    "联合",
+    "汇丰",
+    "兴业",
+    "嘉信",
+    "永昌",
+    "宝利",
+    "安捷",
+    "科隆",
+    "大成",
+    "德美",
+    "瑞丰",
+    "鸿图",
+    "锦华",
+    "泰和",
+    "东升",
+    "百川",
+    "中恒",
+    "海洋",
+    "美达",
+    "立信",
+    "世纪",
+    "天虹",
+    "凯旋",
+    "佳宁",
+    "博远",
+    "精工",
+    "万润",
+    "长盈",
+    "信和",
 )
 _NAME_TAILS = (
-    "电子", "科技", "精密", "塑胶", "五金", "物流", "实业", "光电", "模具", "包装", "服饰", "家具",
-    "建设", "餐饮", "印刷", "新材料", "智能", "通讯", "医疗器械", "玩具",
+    "电子",
+    "科技",
+    "精密",
+    "塑胶",
+    "五金",
+    "物流",
+    "实业",
+    "光电",
+    "模具",
+    "包装",
+    "服饰",
+    "家具",
+    "建设",
+    "餐饮",
+    "印刷",
+    "新材料",
+    "智能",
+    "通讯",
+    "医疗器械",
+    "玩具",
 )
 _NAME_FORMS = ("有限公司", "有限公司", "有限公司", "股份有限公司", "实业有限公司")
 _COMMUNITY_TAILS = ("社区", "社区", "社区")
@@ -215,10 +339,28 @@ COMMUNITIES = {
     "pingdi": ("坪地", "六联", "坪西", "年丰", "中心", "高桥"),
 }
 MAJORS = (
-    "工商管理", "行政管理", "会计学", "机械设计制造及其自动化", "电子信息工程", "计算机科学与技术",
-    "人力资源管理", "物流管理", "法学", "电气工程及其自动化", "市场营销", "汉语言文学",
+    "工商管理",
+    "行政管理",
+    "会计学",
+    "机械设计制造及其自动化",
+    "电子信息工程",
+    "计算机科学与技术",
+    "人力资源管理",
+    "物流管理",
+    "法学",
+    "电气工程及其自动化",
+    "市场营销",
+    "汉语言文学",
 )
-REQUEST_CATEGORIES = ("工资福利", "劳动保护", "食堂住宿", "工作时间", "技能培训", "文体活动", "其他")
+REQUEST_CATEGORIES = (
+    "工资福利",
+    "劳动保护",
+    "食堂住宿",
+    "工作时间",
+    "技能培训",
+    "文体活动",
+    "其他",
+)
 
 # deliberate bad-row types (landing contract section 5)
 BAD_TYPES = (
@@ -407,7 +549,8 @@ class Universe:
     cross_dup_ids: set[str] = field(default_factory=set)
 
 
-def build_universe(scale: float, seed: int) -> Universe:
+def build_universe(scale: float, seed: int, *, with_members: bool = True) -> Universe:
+    """Enterprises and members of all streets (``with_members=False``: empty rosters)."""
     weights = [WEIGHTS[s] for s in STREET_CODES]
     rng = random.Random(f"{seed}|enterprises")
     credit = CreditFactory(rng)
@@ -454,9 +597,13 @@ def build_universe(scale: float, seed: int) -> Universe:
             if s["has_union"]:
                 # ~6% of unions founded in 2021, the rest 2005..2020
                 if rng.random() < 0.06:
-                    founded = day(rng.randint(date(2021, 1, 1).toordinal(), date(2021, 11, 30).toordinal()))
+                    founded = day(
+                        rng.randint(date(2021, 1, 1).toordinal(), date(2021, 11, 30).toordinal())
+                    )
                 else:
-                    founded = day(rng.randint(date(2005, 1, 1).toordinal(), date(2020, 12, 31).toordinal()))
+                    founded = day(
+                        rng.randint(date(2005, 1, 1).toordinal(), date(2020, 12, 31).toordinal())
+                    )
             council_flag = bool(s.get("has_worker_council"))
             rows.append(
                 {
@@ -470,11 +617,15 @@ def build_universe(scale: float, seed: int) -> Universe:
                     "has_worker_council": council_flag,
                     "is_key_enterprise": bool(s.get("is_key_enterprise")),
                     # hidden: the year the council started (2020 had fewer)
-                    "_council_since": (2021 if rng.random() < 0.2 else 2019) if council_flag else None,
+                    "_council_since": (2021 if rng.random() < 0.2 else 2019)
+                    if council_flag
+                    else None,
                 }
             )
         enterprises[code] = rows
         pos += n
+    if not with_members:
+        return Universe(enterprises, {code: [] for code in STREET_CODES})
     members, dups = _build_members(scale, seed, enterprises)
     return Universe(enterprises, members, dups)
 
@@ -505,7 +656,14 @@ def _build_members(
     verified_total = min(total, _scaled(UNIVERSE["verified"], scale))
     counts = apportion(total, [WEIGHTS[s] for s in STREET_CODES])
     vcounts = apportion(verified_total, counts)
-    year_weights = ((2016, 0.04), (2017, 0.06), (2018, 0.12), (2019, 0.22), (2020, 0.26), (2021, 0.30))
+    year_weights = (
+        (2016, 0.04),
+        (2017, 0.06),
+        (2018, 0.12),
+        (2019, 0.22),
+        (2020, 0.26),
+        (2021, 0.30),
+    )
     cum = []
     acc = 0.0
     for y, w in year_weights:
@@ -523,9 +681,10 @@ def _build_members(
         lo8 = date(2008, 1, 1).toordinal()
         for _ in range(n):
             r = random_()
-            for c, lo, hi in cum:
-                if r <= c:
-                    break
+            k = 0
+            while k < len(cum) - 1 and r > cum[k][0]:
+                k += 1
+            _, lo, hi = cum[k]
             coll = lo + int(random_() * (hi - lo + 1))
             joined = day(max(coll - int(random_() * 1500), lo8)) if random_() < 0.95 else None
             rows.append(
@@ -664,7 +823,9 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
                     "accepted_on": accepted,
                     "enterprise_name": e["enterprise_name"],
                     "credit_code": e["credit_code"] if rng.random() < 0.9 else None,
-                    "workers_involved": rng.randint(30, 260) if row["_mass"] else rng.randint(1, 29),
+                    "workers_involved": rng.randint(30, 260)
+                    if row["_mass"]
+                    else rng.randint(1, 29),
                     "dispute_type": rng.choices(DISPUTE_TYPES, (40, 15, 20, 10, 8, 7))[0],
                     "outcome": outcome,
                     "closed_on": closed,
@@ -732,7 +893,10 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
         slots.extend({"category": cat, "participants": p} for p in parts)
     by_street = _deal(rng, slots)
     # projects: each street names its own; the district total is fixed
-    training = {c: [r for r in by_street[c] if r["category"] in ("技能培训", "综合素质培训")] for c in STREET_CODES}
+    training = {
+        c: [r for r in by_street[c] if r["category"] in ("技能培训", "综合素质培训")]
+        for c in STREET_CODES
+    }
     n_proj = t["projects"]
     has_training = [c for c in STREET_CODES if training[c]]
     alloc = dict.fromkeys(STREET_CODES, 0)
@@ -751,7 +915,10 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
         prefix = STREET_PREFIX[code]
         short = STREET_SHORT[code]
         projects = [f"{short}{_PROJECT_NAMES[k % len(_PROJECT_NAMES)]}" for k in range(alloc[code])]
-        projects = [p if k < len(_PROJECT_NAMES) else f"{p}（{k // len(_PROJECT_NAMES) + 1}期）" for k, p in enumerate(projects)]
+        projects = [
+            p if k < len(_PROJECT_NAMES) else f"{p}（{k // len(_PROJECT_NAMES) + 1}期）"
+            for k, p in enumerate(projects)
+        ]
         tr = training[code]
         rng.shuffle(tr)
         for k, r in enumerate(tr):
@@ -763,7 +930,9 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
             cat = row["category"]
             if cat not in ("技能培训", "综合素质培训"):
                 # a project name on a non-training row must not count as a quality project
-                row["project"] = f"{short}职工文体季" if cat == "职工活动" and rng.random() < 0.1 else None
+                row["project"] = (
+                    f"{short}职工文体季" if cat == "职工活动" and rng.random() < 0.1 else None
+                )
             row.update(
                 {
                     "activity_no": f"{prefix}HD{year}{i + 1:04d}",
@@ -785,7 +954,7 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
         ne, nr = ne + 1, nr + 1
         if ne > nr:
             ne = nr
-        pool = [e for e in ents[code] if e["employee_count"] >= 25]
+        pool = [e for e in ents[code] if e["employee_count"] >= 25] or ents[code]
         chosen = [e["credit_code"] for e in rng.sample(pool, min(ne, len(pool)))]
         employers = chosen + [rng.choice(chosen) for _ in range(nr - len(chosen))]
         rows = []
@@ -836,7 +1005,11 @@ def build_year(universe: Universe, year: int, scale: float, seed: int) -> YearDa
     n_inj = max(t["injury_services"], n_streets)
     for p in split_total(rng, max(t["injury_persons"], n_inj), n_inj, 1):
         slots.append({"service_type": "工伤探视", "persons": p})
-    for st, key in (("心理咨询疏导", "counseling"), ("工伤法律咨询", "legal"), ("转介驻点律师", "lawyer")):
+    for st, key in (
+        ("心理咨询疏导", "counseling"),
+        ("工伤法律咨询", "legal"),
+        ("转介驻点律师", "lawyer"),
+    ):
         for _ in range(t[key]):
             slots.append({"service_type": st, "persons": rng.choice((1, 1, 1, 2, 3))})
     by_street = _deal(rng, slots)
@@ -870,8 +1043,20 @@ def _activity_title(rng: random.Random, short: str, cat: str, project: str | Non
     if cat in ("技能培训", "综合素质培训") and project:
         return f"{project}第{rng.randint(1, 9)}期"
     names = {
-        "职工活动": ("职工篮球赛", "职工文艺汇演", "中秋游园会", "职工趣味运动会", "读书分享会", "青年职工联谊会"),
-        "关爱慰问": ("“送清凉”关爱一线职工", "春节慰问来深建设者", "“夏送清凉”走访慰问", "关爱户外劳动者"),
+        "职工活动": (
+            "职工篮球赛",
+            "职工文艺汇演",
+            "中秋游园会",
+            "职工趣味运动会",
+            "读书分享会",
+            "青年职工联谊会",
+        ),
+        "关爱慰问": (
+            "“送清凉”关爱一线职工",
+            "春节慰问来深建设者",
+            "“夏送清凉”走访慰问",
+            "关爱户外劳动者",
+        ),
         "心理健康": ("职工心理健康讲座", "EAP心理减压沙龙", "心理健康进企业", "团体心理辅导"),
         "党史学习教育": ("党史学习教育专题讲座", "“学党史、跟党走”主题活动", "红色观影活动"),
     }[cat]
@@ -891,7 +1076,11 @@ def expected_indicators(year_data: YearData) -> dict:
     district: dict[str, object] = {}
 
     def ratio(num: int, den: int) -> dict:
-        return {"numerator": num, "denominator": den, "value": round(100 * num / den, 1) if den else None}
+        return {
+            "numerator": num,
+            "denominator": den,
+            "value": round(100 * num / den, 1) if den else None,
+        }
 
     tot = dict.fromkeys(("n100", "u100", "n25", "u25", "council", "key"), 0)
     for code in STREET_CODES:
@@ -1040,4 +1229,6 @@ def expected_indicators(year_data: YearData) -> dict:
         district[k] = v / 100 if k in ("disputes_recovered_yuan", "hardship_aid_yuan") else v
     internal = sum(p[0] for p in ratio_parts.values())
     district["requests_internal_rate"] = ratio(internal, district["requests_collected"])
+    district = {k: district[k] for k in INDICATORS}
+    by_street = {c: {k: v[k] for k in INDICATORS} for c, v in by_street.items()}
     return {"district": district, "by_street": by_street}

@@ -160,11 +160,15 @@ def version_of(name: str) -> int:
     return 1 if ("修订" in name or "更正" in name) else 0
 
 
-def read_year(raw_dir: Path, year: int) -> dict:
-    """Indicators of one year folder, plus quarantine counts and control-total mismatches."""
+def read_year(raw_dir: Path, year: int, *, honour_corrections: bool = True) -> dict:
+    """Indicators of one year folder, plus quarantine counts and control-total mismatches.
+
+    ``honour_corrections=False`` counts superseded files too (to show that it matters).
+    """
     end = date(year, 12, 31)
     loaded: dict[tuple[str, str], list[tuple[date, date, int, str, list[dict]]]] = {}
     unrecognised: list[str] = []
+    kinds: dict[str, set[str]] = {}
     quarantined: dict[str, int] = {}
     total_mismatches: list[str] = []
     for street_dir in sorted(p for p in (raw_dir / str(year)).iterdir() if p.is_dir()):
@@ -188,6 +192,7 @@ def read_year(raw_dir: Path, year: int) -> dict:
             if kind is None:
                 unrecognised.append(path.name)
                 continue
+            kinds.setdefault(street, set()).add(kind)
             start, stop = period_of(path.name, year)
             loaded.setdefault((street, kind), []).append(
                 (start, stop, version_of(path.name), path.name, rows)
@@ -201,7 +206,7 @@ def read_year(raw_dir: Path, year: int) -> dict:
             best[(start, stop)] = max(best.get((start, stop), 0), v)
         keyed: dict[str, tuple[date, dict]] = {}
         for start, stop, v, _, rows in sorted(files, key=lambda f: (f[1], f[0])):
-            if v != best[(start, stop)]:
+            if honour_corrections and v != best[(start, stop)]:
                 continue
             for r in rows:
                 keyed[r[KEY_FIELD[kind]]] = (stop, r)
@@ -209,6 +214,7 @@ def read_year(raw_dir: Path, year: int) -> dict:
     return {
         "district": _indicators(final, year, end),
         "unrecognised": unrecognised,
+        "kinds": kinds,
         "quarantined": quarantined,
         "total_mismatches": total_mismatches,
     }
@@ -346,7 +352,11 @@ def _indicators(final: dict, year: int, end: date) -> dict:
     d["psych_events"] = len(cat("心理健康"))
     d["psych_person_times"] = sum(r["participants"] for r in cat("心理健康"))
     d["quality_projects"] = len(
-        {r["project"] for r in acts if r["category"] in ("技能培训", "综合素质培训") and r["project"]}
+        {
+            r["project"]
+            for r in acts
+            if r["category"] in ("技能培训", "综合素质培训") and r["project"]
+        }
     )
     d["skills_training_person_times"] = sum(r["participants"] for r in cat("技能培训"))
     d["general_training_person_times"] = sum(r["participants"] for r in cat("综合素质培训"))
@@ -368,10 +378,14 @@ def _indicators(final: dict, year: int, end: date) -> dict:
 
 
 def as_comparable(expected_district: dict) -> dict:
-    """The generator's ``expected['district']`` in the shape :func:`read_year` returns."""
+    """The generator's ``summary["expected"][year]`` in the shape :func:`read_year` returns."""
     out = {}
     for k, v in expected_district.items():
-        out[k] = (v["numerator"], v["denominator"]) if isinstance(v, dict) else v
+        if isinstance(v, str):
+            num, den = v.split("(")[1].rstrip(")").split("/")
+            out[k] = (int(num), int(den))
+        else:
+            out[k] = v
     return out
 
 

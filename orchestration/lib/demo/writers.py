@@ -106,7 +106,10 @@ def _text(v) -> str:
 def write_csv(path: Path, rows: Iterable[list], *, encoding: str, crlf: bool) -> None:
     with open(path, "w", encoding=encoding, newline="") as f:
         w = csv.writer(f, lineterminator="\r\n" if crlf else "\n")
-        w.writerows(["" if v is None else v if isinstance(v, str) else _text(v) for v in row] for row in rows)
+        w.writerows(
+            ["" if v is None else v if isinstance(v, str) else _text(v) for v in row]
+            for row in rows
+        )
 
 
 def write_json(path: Path, header: list[str], rows: Iterable[list], *, wrapper: str | None) -> None:
