@@ -8,6 +8,7 @@ on canonical records at a small scale, and end to end by the e2e pipeline test).
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,8 @@ def test_roster_calibration_and_cross_street_duplicates():
         for m in members:
             assert is_valid_id_number(m.id_number)
             assert m.collected_on.year <= 2021
+            assert m.joined_on is None or m.joined_on <= m.collected_on
+            assert m.verified_on is None or m.collected_on <= m.verified_on <= date(2021, 12, 31)
             seen.setdefault(m.id_number, []).append((street, m.collected_on))
     dups = {k: v for k, v in seen.items() if len(v) > 1}
     assert len(dups) == round(3000 * scale)

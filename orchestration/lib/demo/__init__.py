@@ -64,6 +64,11 @@ Street layouts (``layouts.PLANS``)
 * **pingdi** — UTF-8-with-BOM CSV with spaced headers and title/note rows; roster a moderate
   ``.xlsx`` with real dates; plus ``报送说明.txt``, which is not a report (unrecognised file).
 
+Bad rows per street and kind are listed in ``layouts.BAD_ROWS``; ``verify.read_year`` is a small
+independent reader that recomputes the figures from the files (used by the tests and by
+``benchmarks/demo_data.py --verify``); ``expected_figures`` gives district and per-street
+figures without writing files.
+
 ``MANIFEST`` maps each deviation family (``layouts.FAMILIES``) to the files exercising it
 (``"<year>/<street>/<file>"``); it depends on the layouts only, not on scale or seed.
 """

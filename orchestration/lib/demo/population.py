@@ -721,7 +721,7 @@ def _build_members(
             m.name,
             make_phone(rng) if random_() < 0.5 else m.phone,
             None,
-            m.joined_on,
+            m.joined_on if m.joined_on and m.joined_on.toordinal() <= coll else None,
             day(coll),
             verified_on,
         )
