@@ -102,6 +102,7 @@ SOURCE_FILE_COLUMNS = {
     "rows_skipped": "INTEGER",
     "notes": "VARCHAR",
     "_run_id": "VARCHAR",
+    "_mapping_sha256": "VARCHAR",
 }
 CONTROL_TOTAL_COLUMNS = {
     "year": "INTEGER",
@@ -237,6 +238,8 @@ class SheetLayout:
     header_row: int
     columns: list[ColumnMatch]
     period: Period | None
+    #: required fields without a column (the sheet was not loaded)
+    missing_required: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -296,12 +299,14 @@ class _HeaderMatch:
 
 
 def _match_row(
-    cells: dict[str, str], kind: KindSpec, mapping: Mapping, template: Template | None
+    cells: dict[str, tuple[list[str], str | None, str]],
+    kind: KindSpec,
+    lookup: dict[str, tuple[str, int]],
+    template: Template | None,
 ) -> dict[str, tuple[str, int, str | None, str]]:
-    lookup = kind.header_lookup()
+    """Fields of ``kind`` found among a row's cells (column → (spellings, unit, text))."""
     found: dict[str, tuple[str, int, str | None, str]] = {}
-    for column, text in cells.items():
-        candidates, unit = split_header(text, mapping.units)
+    for column, (candidates, unit, text) in cells.items():
         target = None
         for cand in candidates:
             if template and cand in template.columns:
@@ -332,19 +337,21 @@ def find_header(
             pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns])
         ).to_series()
         rows = [i for i, f in enumerate(filled) if f][: mapping.header_scan_rows]
+    lookups = {kind.name: kind.header_lookup() for kind in kinds}
     best: tuple | None = None
     for i in rows:
-        cells = {c: v for c, v in zip(frame.columns, frame.row(i), strict=True) if v}
-        if len(cells) < 2:
+        texts = {c: v for c, v in zip(frame.columns, frame.row(i), strict=True) if v}
+        if len(texts) < 2:
             continue
+        cells = {c: (*split_header(v, mapping.units), v) for c, v in texts.items()}
         for kind in kinds:
-            found = _match_row(cells, kind, mapping, template)
+            found = _match_row(cells, kind, lookups[kind.name], template)
             if len(found) < 2:
                 continue
             complete = all(f in found for f in kind.required)
             score = (complete, len(found), kind.hinted_by(file_name), -i)
             if best is None or score > best[0]:
-                best = (score, _HeaderMatch(kind, i, found, cells))
+                best = (score, _HeaderMatch(kind, i, found, texts))
     return best[1] if best else None
 
 
@@ -368,24 +375,24 @@ def _parse(
         base = mapping.units.get(spec.unit or "", 1.0)
         src = (tpl.units.get(spec.name) if tpl else None) or unit
         factor = mapping.units.get(src, base) / base if src else 1.0
-        return V.parse_number(col, factor, whole=spec.type == "int")
+        return V.parse_number(col, factor, whole=spec.type == "int", prepared=True)
     if spec.type == "date":
-        return V.parse_date(col)
+        return V.parse_date(col, prepared=True)
     if spec.type == "bool":
         spellings = {
             flag: mapping.booleans.get(flag, ()) + (tpl.booleans.get(flag, ()) if tpl else ())
             for flag in (True, False)
         }
-        return V.parse_bool(col, spellings)
+        return V.parse_bool(col, spellings, prepared=True)
     if spec.type == "category":
         return V.parse_category(
-            col, spec.values or (), tpl.values.get(spec.name, {}) if tpl else {}
+            col, spec.values or (), tpl.values.get(spec.name, {}) if tpl else {}, prepared=True
         )
     if spec.type == "id_number":
-        return V.parse_id_number(col)
+        return V.parse_id_number(col, prepared=True)
     if spec.type == "credit_code":
-        return V.parse_credit_code(col)
-    return V.parse_text(col)
+        return V.parse_credit_code(col, prepared=True)
+    return V.parse_text(col, prepared=True)
 
 
 def _pii_columns(headers: dict[str, str], mapping: Mapping, tpl: Template | None) -> set[str]:
@@ -417,6 +424,28 @@ def _window_error(spec: FieldSpec, value: pl.Expr, year: int) -> pl.Expr | None:
     return None
 
 
+def sheet_layout(
+    sheet: Sheet, match: _HeaderMatch, tpl: Template | None, period: Period | None
+) -> SheetLayout:
+    """How the columns of a sheet were read: header → field and unit, or unmapped."""
+    layout = SheetLayout(
+        sheet=sheet.name,
+        kind=match.kind.name,
+        header_row=sheet.row_numbers[match.row_index],
+        columns=[],
+        period=period,
+        missing_required=match.missing_required,
+    )
+    column_field = {col: f for f, (col, _p, _u, _h) in match.fields.items()}
+    for col, header in match.headers.items():
+        fname = column_field.get(col)
+        unit = match.fields[fname][2] if fname else None
+        if fname and tpl and fname in tpl.units:
+            unit = tpl.units[fname]
+        layout.columns.append(ColumnMatch(col, header, fname, unit))
+    return layout
+
+
 def process_sheet(
     result: FileResult,
     sheet: Sheet,
@@ -436,35 +465,29 @@ def process_sheet(
     period = (
         parse_period(sheet.name, year, mapping.resubmission_markers) if sheet.name else None
     ) or result.period
-    layout = SheetLayout(
-        sheet=sheet.name,
-        kind=kind.name,
-        header_row=sheet.row_numbers[match.row_index],
-        columns=[],
-        period=period,
-    )
-    column_field = {col: f for f, (col, _p, _u, _h) in match.fields.items()}
-    for col, header in match.headers.items():
-        fname = column_field.get(col)
-        unit = match.fields[fname][2] if fname else None
-        if fname and tpl and fname in tpl.units:
-            unit = tpl.units[fname]
-        layout.columns.append(ColumnMatch(col, header, fname, unit))
-    result.layouts.append(layout)
+    result.layouts.append(sheet_layout(sheet, match, tpl, period))
 
-    cells = [c for c in sheet.frame.columns]
-    first = pl.coalesce([V.compact(pl.col(c)) for c in cells]).str.to_lowercase()
+    cells = list(sheet.frame.columns)
     mapped_cols = [col for col, *_ in match.fields.values()]
     header_values = {col: match.headers.get(col) for col in mapped_cols}
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    # Row classes: cheap tests on every cell, normalisation only on each row's first cell.
     frame = frame.with_columns(
-        pl.all_horizontal([V.nfkc(pl.col(c)).is_null() for c in cells]).alias("_blank"),
+        pl.coalesce([pl.when(~empty(c)).then(pl.col(c)) for c in cells]).alias("_first")
+    )
+    first = V.compact(pl.col("_first")).str.to_lowercase()
+    frame = frame.with_columns(
+        pl.all_horizontal([empty(c) for c in cells]).alias("_blank"),
         _marker_expr(first, mapping.total_row_markers).alias("_total"),
         _marker_expr(first, ["小计"]).alias("_subtotal"),
         _marker_expr(first, mapping.trailer_row_markers).alias("_trailer"),
         pl.all_horizontal(
             [pl.col(c).eq_missing(pl.lit(h, dtype=pl.String)) for c, h in header_values.items()]
         ).alias("_repeat_header"),
-        pl.all_horizontal([V.nfkc(pl.col(c)).is_null() for c in mapped_cols]).alias("_no_values"),
+        pl.all_horizontal([empty(c) for c in mapped_cols]).alias("_no_values"),
     )
     frame = frame.with_columns(
         pl.when(pl.col("_blank"))
@@ -481,29 +504,33 @@ def process_sheet(
         .alias("_row_class")
     )
 
-    # Parse every mapped field; unmapped optional fields become nulls.
-    exprs, errors, raw_value = [], [], {}
-    for spec in kind.fields.values():
-        if spec.name not in match.fields:
-            continue
-        col, _prio, unit, header = match.fields[spec.name]
-        parsed = _parse(spec, pl.col(col), unit, mapping, tpl)
-        value = parsed.value
-        err = parsed.error
-        window = _window_error(spec, value, year) if spec.type == "date" else None
-        if window is not None:
-            err = pl.coalesce(err, window)
-        if spec.required:
-            err = pl.coalesce(
-                err, pl.when(V.nfkc(pl.col(col)).is_null()).then(pl.lit("missing_required"))
-            )
-        exprs.append(value.alias(f"_v_{spec.name}"))
-        errors.append((spec, header, err.alias(f"_e_{spec.name}")))
-        raw_value[spec.name] = col
+    # Parse every mapped field once per distinct spelling (dates, booleans and codes repeat
+    # thousands of times), join the parsed value and error back; then the row-level rules.
+    errors, raw_value, finals = [], {}, []
     for spec in kind.fields.values():
         if spec.required and spec.name not in match.fields:  # defensive: caught at file level
             raise FileRejected(f"required column {spec.header} missing", "missing_column")
-    frame = frame.with_columns(exprs + [e for _s, _h, e in errors])
+        if spec.name not in match.fields:
+            continue
+        col, _prio, unit, header = match.fields[spec.name]
+        vname, ename = f"_v_{spec.name}", f"_e_{spec.name}"
+        parsed = _parse(spec, pl.col("_text"), unit, mapping, tpl)
+        lookup = (
+            frame.select(pl.col(col).unique())
+            .with_columns(V.prepare(spec.type, pl.col(col)).alias("_text"))
+            .select(col, parsed.value.alias(vname), parsed.error.alias(ename))
+        )
+        frame = frame.join(lookup, on=col, how="left", nulls_equal=True, maintain_order="left")
+        err = pl.col(ename)
+        window = _window_error(spec, pl.col(vname), year) if spec.type == "date" else None
+        if window is not None:
+            err = pl.coalesce(err, window)
+        if spec.required:
+            err = pl.coalesce(err, pl.when(empty(col)).then(pl.lit("missing_required")))
+        finals.append(err.alias(ename))
+        errors.append((spec, header, err))
+        raw_value[spec.name] = col
+    frame = frame.with_columns(finals)
 
     totals = frame.filter(pl.col("_row_class") == "total")
     data = frame.filter(pl.col("_row_class") == "data")
@@ -717,6 +744,7 @@ def process_file(
             result.notes.append(f"sheet '{sheet.name}' skipped: no header row of any report kind")
             continue
         if match.missing_required:
+            result.layouts.append(sheet_layout(sheet, match, tpl, result.period))
             missing = ", ".join(
                 f"{match.kind.fields[f].header} ({f})" for f in match.missing_required
             )
@@ -750,7 +778,19 @@ def process_file(
             f"no sheet has a header row of any report kind in its first "
             f"{mapping.header_scan_rows} rows{extra}",
         )
-    result.kind = ",".join(dict.fromkeys(kinds))
+    distinct = list(dict.fromkeys(kinds))
+    if len(distinct) > 1:
+        # One file is one (street, kind, period) submission: resubmissions, periods and the
+        # audit trail are per file, so a workbook mixing kinds cannot be placed.
+        sheets = ", ".join(f"'{lay.sheet}' → {lay.kind}" for lay in result.layouts)
+        result.kind = None
+        return result.reject(
+            "rejected",
+            "several_kinds",
+            f"the file mixes report kinds ({sheets}): send one file per kind, or restrict "
+            "the template with 'kind:'/'sheet:'",
+        )
+    result.kind = distinct[0]
     return result
 
 
@@ -835,7 +875,9 @@ def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> No
     con.execute(f"insert into raw.{table} by name select {select} from arrow")
 
 
-def source_file_rows(results: list[FileResult], run_id: str) -> pl.DataFrame:
+def source_file_rows(
+    results: list[FileResult], run_id: str, mapping_sha256: str | None = None
+) -> pl.DataFrame:
     return pl.DataFrame(
         [
             {
@@ -862,10 +904,11 @@ def source_file_rows(results: list[FileResult], run_id: str) -> pl.DataFrame:
                 "rows_skipped": r.rows_skipped,
                 "notes": "; ".join(r.notes) or None,
                 "_run_id": run_id,
+                "_mapping_sha256": mapping_sha256,
             }
             for r in results
         ],
-        schema_overrides={"_period_end": pl.Date, "year": pl.Int32},
+        schema_overrides={"_period_end": pl.Date, "year": pl.Int32, "_mapping_sha256": pl.String},
         infer_schema_length=None,
     )
 
@@ -876,10 +919,14 @@ def write_raw(
     mapping: Mapping,
     run_id: str,
     scope: tuple[Iterable[int] | None, Iterable[str] | None] = (None, None),
+    *,
+    unplaced: bool = False,
 ) -> None:
     """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
 
     ``scope=(None, None)`` replaces everything; ``(None, ["buji"])`` only Buji's rows.
+    ``unplaced`` also replaces the ``source_files`` rows of files outside any street folder
+    (always part of a full refresh).
     """
     years, streets = scope
     conds = []
@@ -900,11 +947,18 @@ def write_raw(
                     con, kind.name, pl.concat(frames, how="diagonal_relaxed"), kind_columns(kind)
                 )
         # misplaced files have no year/street: they always belong to a full refresh
-        misplaced = " or (year is null or street_code is null)" if where == "true" else ""
+        misplaced = (
+            " or (year is null or street_code is null)" if where == "true" or unplaced else ""
+        )
         con.execute(f"delete from raw.source_files where ({where}){misplaced}")
         con.execute(f"delete from raw.quarantine where {where}")
         con.execute(f"delete from raw.control_totals where {where}")
-        _insert(con, "source_files", source_file_rows(results, run_id), SOURCE_FILE_COLUMNS)
+        _insert(
+            con,
+            "source_files",
+            source_file_rows(results, run_id, mapping.sha256 or None),
+            SOURCE_FILE_COLUMNS,
+        )
         quarantine = [q for r in results for q in r.quarantined]
         if quarantine:
             _insert(
@@ -924,12 +978,87 @@ def write_raw(
         raise
 
 
+# --------------------------------------------------------------------------------------------
+# Incremental runs: which streets changed since the last ingestion (by content hash)
+# --------------------------------------------------------------------------------------------
+
+#: the "street" of files outside any ``<year>/<street_code>/`` folder (rejected, never data)
+UNPLACED = None
+
+Fingerprint = dict[str, tuple[str, str | None]]  # relative path → (file sha256, mapping sha256)
+
+
+def landing_fingerprints(
+    raw_dir: Path,
+    mapping: Mapping,
+    *,
+    street_codes: Iterable[str] | None = None,
+    years: Iterable[int] | None = None,
+    streets: Iterable[str | None] | None = None,
+) -> dict[str | None, Fingerprint]:
+    """Street → {file: (sha256, mapping sha256)} of the landing files as they are now.
+
+    Files outside any street folder are listed under :data:`UNPLACED` (``None``). Only the
+    streets in ``streets`` are hashed when it is given.
+    """
+    raw_dir = Path(raw_dir)
+    codes = list(street_codes) if street_codes is not None else load_street_codes()
+    wanted = set(streets) if streets is not None else None
+    out: dict[str | None, Fingerprint] = {}
+    for path in discover(raw_dir, years):
+        _year, street = locate(path, raw_dir, codes)
+        if wanted is not None and street not in wanted:
+            continue
+        rel = path.relative_to(raw_dir).as_posix()
+        out.setdefault(street, {})[rel] = (sha256_of(path), mapping.sha256 or None)
+    return out
+
+
+def warehouse_fingerprints(
+    con, *, years: Iterable[int] | None = None
+) -> dict[str | None, Fingerprint]:
+    """The same fingerprints as last ingested, read from ``raw.source_files``."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' "
+        "and table_name = 'source_files'"
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    columns = {r[0] for r in con.execute("describe raw.source_files").fetchall()}
+    mapping_col = "_mapping_sha256" if "_mapping_sha256" in columns else "null"
+    where = ""
+    if years is not None:
+        where = f"where year in ({', '.join(str(int(y)) for y in years) or 'null'})"
+    out: dict[str | None, Fingerprint] = {}
+    rows = con.execute(
+        f"select street_code, _source_file, _file_sha256, {mapping_col} "
+        f"from raw.source_files {where}"
+    ).fetchall()
+    for street, rel, sha, mapping_sha in rows:
+        out.setdefault(street, {})[rel] = (sha, mapping_sha)
+    return out
+
+
+def changed_streets(
+    current: dict[str | None, Fingerprint],
+    previous: dict[str | None, Fingerprint],
+    streets: Iterable[str | None],
+) -> list[str | None]:
+    """The streets of ``streets`` whose files were added, changed or removed, or read with
+    another mapping, since ``previous`` (in the order given)."""
+    return [s for s in streets if current.get(s, {}) != previous.get(s, {})]
+
+
 @dataclass
 class IngestReport:
     """What one ingestion pass did, for logs, Dagster metadata and the run summary."""
 
     run_id: str
     files: list[FileResult]
+    #: streets whose rows were replaced (``None`` = every street, a full refresh)
+    streets_ingested: list[str] | None = None
+    #: streets in scope skipped because their files are unchanged since the last ingestion
+    streets_unchanged: list[str] = field(default_factory=list)
 
     @property
     def rows_loaded(self) -> int:
@@ -968,18 +1097,43 @@ def ingest(
     years: Iterable[int] | None = None,
     streets: Iterable[str] | None = None,
     key: bytes | None = None,
+    skip_unchanged: bool = False,
+    unplaced: bool = False,
 ) -> IngestReport:
-    """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema."""
+    """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema.
+
+    ``skip_unchanged`` compares the SHA-256 of every file of each street in scope (and the
+    mapping's) with ``raw.source_files`` of the previous ingestion and re-reads only the
+    streets whose files were added, changed or removed; the others keep their rows.
+    ``unplaced`` also (re)reports files outside any street folder when ``streets`` is given.
+    """
     raw_dir = Path(raw_dir)
     key = key or pii_key()
     street_codes = load_street_codes()
-    wanted_streets = set(streets) if streets is not None else None
+    scope_streets: list[str] | None = list(streets) if streets is not None else None
+    include_unplaced = unplaced or scope_streets is None
+    unchanged: list[str] = []
+    if skip_unchanged:
+        candidates: list[str | None] = list(
+            scope_streets if scope_streets is not None else street_codes
+        )
+        if include_unplaced:
+            candidates.append(UNPLACED)
+        current = landing_fingerprints(
+            raw_dir, mapping, street_codes=street_codes, years=years, streets=candidates
+        )
+        previous = warehouse_fingerprints(con, years=years)
+        changed = changed_streets(current, previous, candidates)
+        unchanged = [s for s in candidates if s not in changed and s is not UNPLACED]
+        include_unplaced = UNPLACED in changed
+        scope_streets = [s for s in changed if s is not UNPLACED]
+    wanted_streets = set(scope_streets) if scope_streets is not None else None
     ingested_at = dt.datetime.now()
     results = []
     for path in discover(raw_dir, years):
         if wanted_streets is not None:
             _year, street = locate(path, raw_dir, street_codes)
-            if street not in wanted_streets:
+            if street not in wanted_streets and not (street is None and include_unplaced):
                 continue
         result = process_file(
             path,
@@ -994,6 +1148,9 @@ def ingest(
             log.warning("%s", result.message)
         results.append(result)
     resolve_resubmissions(results)
+    if scope_streets == [] and not include_unplaced:
+        ensure_raw_schema(con, mapping)  # nothing changed: no row is rewritten
+        return IngestReport(run_id, results, [], unchanged)
     write_raw(
         con,
         results,
@@ -1001,7 +1158,8 @@ def ingest(
         run_id,
         scope=(
             list(years) if years is not None else None,
-            list(streets) if streets is not None else None,  # [] = nothing, not everything
+            scope_streets,  # [] = nothing, not everything
         ),
+        unplaced=include_unplaced and scope_streets is not None,
     )
-    return IngestReport(run_id, results)
+    return IngestReport(run_id, results, scope_streets, unchanged)

@@ -54,14 +54,36 @@ def compact(col: pl.Expr) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def parse_text(col: pl.Expr) -> Parsed:
-    return Parsed(nfkc(col), _ok())
+#: the normalisation each parser applies to a raw cell before reading it
+PREPARE = {
+    "text": lambda col: nfkc(col),
+    "date": lambda col: nfkc(col),
+    "int": lambda col: compact(col),
+    "amount": lambda col: compact(col),
+    "bool": lambda col: compact(col).str.to_lowercase(),
+    "category": lambda col: compact(col),
+    "id_number": lambda col: compact(col).str.to_uppercase(),
+    "credit_code": lambda col: compact(col).str.to_uppercase(),
+}
 
 
-def parse_date(col: pl.Expr) -> Parsed:
+def prepare(field_type: str, col: pl.Expr) -> pl.Expr:
+    """The normalised text a parser of ``field_type`` reads. Materialise it once as a column
+    and pass ``prepared=True`` to the parser: the parsers refer to their input many times,
+    and a materialised column is not recomputed for each reference."""
+    return PREPARE[field_type](col)
+
+
+def parse_text(col: pl.Expr, *, prepared: bool = False) -> Parsed:
+    return Parsed(col if prepared else prepare("text", col), _ok())
+
+
+def parse_date(col: pl.Expr, *, prepared: bool = False) -> Parsed:
     """``2021-03-05``, ``2021/3/5``, ``2021.3.5``, ``2021年3月5日``, ``20210305``, Excel serials
     and datetimes (``2021-03-05 00:00:00``, ``2021-03-05T08:00``)."""
-    text = nfkc(col).str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
+    text = (col if prepared else prepare("date", col)).str.replace(
+        r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", ""
+    )
     patterns = [
         r"^(?<y>\d{4})[-/.](?<m>\d{1,2})[-/.](?<d>\d{1,2})$",
         r"^(?<y>\d{4})年(?<m>\d{1,2})月(?<d>\d{1,2})日?$",
@@ -81,19 +103,23 @@ def parse_date(col: pl.Expr) -> Parsed:
     return Parsed(value, error)
 
 
-def _number_text(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _number_text(col: pl.Expr, prepared: bool) -> tuple[pl.Expr, pl.Expr]:
     """Strip separators and a trailing unit word; return (text, in_wan) where ``in_wan`` marks a
     value written with its own 万元/万 suffix."""
-    text = compact(col).str.replace_all(",", "").str.replace_all("，", "")
+    text = (
+        (col if prepared else prepare("amount", col))
+        .str.replace_all(",", "")
+        .str.replace_all("，", "")
+    )
     in_wan = text.str.contains(r"万(元|人次|人)?$").fill_null(False)
     text = text.str.replace(r"(万元|万人次|万人|万|元|人次|人|宗|次|件|场|户)$", "")
     return text, in_wan
 
 
-def parse_number(col: pl.Expr, factor: float, *, whole: bool) -> Parsed:
+def parse_number(col: pl.Expr, factor: float, *, whole: bool, prepared: bool = False) -> Parsed:
     """Numbers with thousands separators, full-width digits, a trailing unit, scaled by the
     header unit ``factor``; amounts are rounded to the cent, counts must be whole."""
-    text, in_wan = _number_text(col)
+    text, in_wan = _number_text(col, prepared)
     number = text.cast(pl.Float64, strict=False)
     # a value written with its own 万 counts in 万 unless the header already said so
     own_wan = pl.when(in_wan & pl.lit(factor < 10000)).then(10000.0).otherwise(1.0)
@@ -115,8 +141,10 @@ def parse_number(col: pl.Expr, factor: float, *, whole: bool) -> Parsed:
     return Parsed(value, error)
 
 
-def parse_bool(col: pl.Expr, spellings: dict[bool, tuple[str, ...]]) -> Parsed:
-    text = compact(col).str.to_lowercase()
+def parse_bool(
+    col: pl.Expr, spellings: dict[bool, tuple[str, ...]], *, prepared: bool = False
+) -> Parsed:
+    text = col if prepared else prepare("bool", col)
     lookup: dict[str, bool] = {}
     for flag in (True, False):
         for word in spellings.get(flag, ()):
@@ -128,9 +156,15 @@ def parse_bool(col: pl.Expr, spellings: dict[bool, tuple[str, ...]]) -> Parsed:
     return Parsed(value, error)
 
 
-def parse_category(col: pl.Expr, vocabulary: tuple[str, ...], aliases: dict[str, str]) -> Parsed:
+def parse_category(
+    col: pl.Expr,
+    vocabulary: tuple[str, ...],
+    aliases: dict[str, str],
+    *,
+    prepared: bool = False,
+) -> Parsed:
     """Stray spaces removed; template aliases (e.g. a system's own codes) mapped first."""
-    text = compact(col)
+    text = col if prepared else prepare("category", col)
     if aliases:
         keys = list(aliases)
         text = text.str.to_lowercase().replace_strict(
@@ -141,9 +175,9 @@ def parse_category(col: pl.Expr, vocabulary: tuple[str, ...], aliases: dict[str,
     return Parsed(value, error)
 
 
-def parse_id_number(col: pl.Expr) -> Parsed:
+def parse_id_number(col: pl.Expr, *, prepared: bool = False) -> Parsed:
     """Identity numbers: spaces removed, lowercase ``x`` accepted, check digit verified."""
-    text = compact(col).str.to_uppercase()
+    text = col if prepared else prepare("id_number", col)
     scientific = text.str.contains(r"^\d+(\.\d+)?E\+?\d+$").fill_null(False)
     valid = id_number_is_valid_expr(text)
     error = (
@@ -157,8 +191,8 @@ def parse_id_number(col: pl.Expr) -> Parsed:
     return Parsed(pl.when(valid).then(text), error)
 
 
-def parse_credit_code(col: pl.Expr) -> Parsed:
-    text = compact(col).str.to_uppercase()
+def parse_credit_code(col: pl.Expr, *, prepared: bool = False) -> Parsed:
+    text = col if prepared else prepare("credit_code", col)
     valid = credit_code_is_valid_expr(text)
     error = pl.when(text.is_not_null() & ~valid).then(pl.lit("bad_credit_code"))
     return Parsed(pl.when(valid).then(text), error)
