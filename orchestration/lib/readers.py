@@ -65,6 +65,19 @@ def decode_text(data: bytes, encodings: tuple[str, ...]) -> tuple[str, str]:
     )
 
 
+def _split_unquoted(text: str, delimiter: str) -> tuple[pl.DataFrame, list[int]]:
+    """Fast path for CSV without quote characters: one line is one record, split in polars."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    fields = pl.Series("line", lines, dtype=pl.String).str.split(delimiter)
+    width = int(fields.list.len().max() or 0)
+    frame = pl.DataFrame(
+        {f"c{i}": fields.list.get(i, null_on_oob=True) for i in range(width)}
+    ).with_columns(pl.all().replace("", None))
+    return frame, list(range(1, len(lines) + 1))
+
+
 def read_csv(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
     data = path.read_bytes()
     if not data.strip():
@@ -76,6 +89,8 @@ def read_csv(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
+    if '"' not in text:
+        return [Sheet(None, *_split_unquoted(text, delimiter), encoding)]
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
