@@ -45,6 +45,10 @@ unit: install
 dev: install
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/warehouse/dagster} $(BIN)/dagster dev -m orchestration.definitions
 
+## make docs — dbt docs (models, columns, lineage) into warehouse/dbt-docs/static_index.html
+docs: install
+	$(BIN)/gonghui docs
+
 bench: install
 	$(BIN)/python benchmarks/pipeline.py
 

@@ -1,7 +1,9 @@
 """``gonghui`` — the command line of the federation's data pipeline.
 
     gonghui demo-data [--scale S] [--if-missing]   write the demo landing files under raw/
-    gonghui run                                     ingest, build, check and publish (Dagster)
+    gonghui run [--full-refresh]                    ingest, build, check and publish (Dagster)
+    gonghui check-mapping FILE                      how one file would be read (cli_ops.py)
+    gonghui sql / trace / report / docs             analysts and auditors (cli_analysts.py)
 
 Heavy libraries (dagster, dbt, Great Expectations) are imported inside the commands that need
 them, so ``gonghui --help`` answers at once.
@@ -15,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from orchestration.cli_analysts import add_analyst_commands
+from orchestration.cli_ops import add_ops_commands, after_run, run_options
 from orchestration.lib.settings import Settings
 
 
@@ -33,8 +37,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     summary = generate(raw_dir, scale=args.scale, seed=args.seed)
     print(f"demo data written to {raw_dir} in {time.perf_counter() - started:.1f} s")
-    for key, value in summary.items():
-        print(f"  {key}: {value}")
+    for year, files in sorted(summary.get("files", {}).items()):
+        rows = summary.get("rows", {}).get(year, {})
+        print(f"  {year}: {files} files; rows " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     return 0
 
 
@@ -67,9 +72,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def(GONGHUI_JOB_NAME)
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, raise_on_error=False, **run_options(args))
     summary = RunSummary.collect(result, settings, elapsed=time.perf_counter() - started)
+    summary.record_decision()  # published/decisions/<run id>.json, published or blocked
     print(summary.render(dagster_home=home))
+    after_run(instance, result.run_id)
     return 0 if summary.published else 1
 
 
@@ -91,7 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo_data)
 
     run = sub.add_parser("run", help="run the whole pipeline once through Dagster")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-read every street (default: only streets whose files changed by content hash)",
+    )
     run.set_defaults(func=cmd_run)
+
+    add_analyst_commands(sub)  # sql, trace, report, docs
+    add_ops_commands(sub)  # check-mapping
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.definitions import defs
-from orchestration.defs.ingest.assets import KIND_TABLES, RAW_TABLES, raw_asset_key
+from orchestration.defs.ingest.assets import RAW_TABLES, raw_asset_key
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
 from orchestration.defs.publish.assets import PUBLISHED_MART_KEY
 

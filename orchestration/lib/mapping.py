@@ -10,6 +10,7 @@ It holds no knowledge of any particular street or file.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
 import unicodedata
@@ -171,6 +172,8 @@ class Mapping:
     csv_encodings: tuple[str, ...]
     kinds: dict[str, KindSpec]
     templates: tuple[Template, ...]
+    #: SHA-256 of the mapping file: ingestion re-reads a street's unchanged files when it changes
+    sha256: str = ""
 
     def template_for(self, street_code: str, file_name: str) -> Template | None:
         """The first template whose street and glob match the file, if any."""
@@ -268,8 +271,9 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     """Load and validate the mapping; ``GONGHUI_MAPPING`` overrides the default path."""
     path = Path(path or os.environ.get("GONGHUI_MAPPING") or DEFAULT_MAPPING_PATH)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_MappingLoader)
-    except (OSError, yaml.YAMLError) as exc:
+        data = path.read_bytes()
+        doc = yaml.load(data.decode("utf-8"), Loader=_MappingLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise MappingError(f"{path}: cannot be read: {exc}") from exc
     defaults = doc.get("defaults") or {}
     for name in ("total_row_markers", "trailer_row_markers", "non_data_sheets"):
@@ -315,4 +319,5 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         csv_encodings=tuple(defaults.get("csv_encodings") or ["utf-8-sig", "gb18030"]),
         kinds=kinds,
         templates=templates,
+        sha256=hashlib.sha256(data).hexdigest(),
     )

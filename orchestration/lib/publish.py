@@ -5,13 +5,26 @@ a publication builds ``published/.mart-<run>.duckdb.tmp`` next to it, flushes it
 ``os.replace``-s it over the old file, which is atomic on POSIX file systems — a reader sees
 either the previous publication or the new one, never a half-written file. A failed or blocked
 run never reaches this step, so the last good publication stays in place.
+
+Every publication is on record: ``published/manifest.json`` (run, time, code version, sha256 of
+every input file, row counts, every check with its result) and, for good,
+``published/history/<timestamp>_<run id>/`` (the mart and its manifest; the mart is a hard link
+when the file system allows, so keeping history costs no copy). A blocked run records its
+decision and the reasons in ``published/decisions/<run id>.json`` instead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import os
-from dataclasses import dataclass
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -23,6 +36,10 @@ PUBLISHED_SCHEMAS = {"marts": "main", "audit": "audit"}
 class Publication:
     path: Path
     tables: dict[str, int]  # "schema.table" → rows
+    sha256: str = ""
+    published_at: str = ""
+    history_dir: Path | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 def _fsync(path: Path) -> None:
@@ -33,9 +50,136 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish_mart(working_db: Path, target: Path, run_id: str) -> Publication:
-    """Copy the ``marts`` and ``audit`` schemas of ``working_db`` into ``target`` atomically."""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> Path:
+    """Write ``doc`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def code_version() -> dict[str, Any]:
+    """The git commit of the code (and whether the work tree has local changes), if known."""
+    from orchestration.lib.mapping import PROJECT_ROOT
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = os.environ.get("GONGHUI_CODE_VERSION") or git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}
+
+
+def input_files(working_db: Path) -> list[dict[str, Any]]:
+    """Every landing file of ``raw.source_files`` with its sha256 (``used``: rows counted)."""
+    with duckdb.connect(str(working_db), read_only=True) as con:
+        cursor = con.execute(
+            "select _source_file, _file_sha256, status, year, street_code, report_kind, "
+            "rows_loaded, rows_quarantined from raw.source_files order by 1"
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    return [
+        {
+            "file": r["_source_file"],
+            "sha256": r["_file_sha256"],
+            "used": r["status"] == "loaded",
+            **{k: r[k] for k in names[2:]},
+        }
+        for r in rows
+    ]
+
+
+def write_decision(
+    published_dir: Path,
+    run_id: str,
+    *,
+    published: bool,
+    checks: Iterable[dict[str, Any]],
+    step_failures: Iterable[str] = (),
+    manifest: Path | None = None,
+) -> Path:
+    """Record the publication decision of a run in ``published/decisions/<run id>.json``.
+
+    ``reasons``: the failed blocking checks with the street, report kind and rule of each
+    finding; a blocked run leaves ``published/mart.duckdb`` untouched.
+    """
+    checks = list(checks)
+    reasons = []
+    for check in checks:
+        if check.get("passed") or check.get("severity") != "block":
+            continue
+        findings = [f for f in check.get("findings") or [] if f.get("severity") != "warn"]
+        for f in findings or [{}]:
+            reasons.append(
+                {
+                    "check": check.get("name"),
+                    "asset": check.get("asset"),
+                    "street": f.get("street"),
+                    "kind": f.get("kind"),
+                    "rule": f.get("rule") or check.get("description"),
+                    "observed": f.get("observed"),
+                }
+            )
+    doc = {
+        "run_id": run_id,
+        "decided_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "decision": "published" if published else "blocked",
+        "reasons": reasons,
+        "step_failures": list(step_failures),
+        "manifest": str(manifest) if manifest else None,
+        "published_mart_unchanged": not published,
+        "checks": checks,
+    }
+    return _write_json(published_dir / "decisions" / f"{run_id}.json", doc)
+
+
+def _keep_history(tmp: Path, history: Path, manifest: dict[str, Any]) -> None:
+    """``history/<name>/`` = the new mart + its manifest, appearing complete or not at all."""
+    partial = history.with_name(f".{history.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        os.link(tmp, partial / "mart.duckdb")  # never written in place: safe to share
+    except OSError:
+        shutil.copy2(tmp, partial / "mart.duckdb")
+        _fsync(partial / "mart.duckdb")
+    _write_json(partial / "manifest.json", manifest)
+    os.replace(partial, history)
+
+
+def publish_mart(
+    working_db: Path,
+    target: Path,
+    run_id: str,
+    *,
+    record: Callable[[Publication], dict[str, Any]] | None = None,
+    keep_history: bool = True,
+) -> Publication:
+    """Copy the ``marts`` and ``audit`` schemas of ``working_db`` into ``target`` atomically.
+
+    ``record(publication)`` adds to the manifest (checks, inputs, …). The history entry is
+    complete before the swap; ``manifest.json`` is replaced right after it.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.stem}-*{target.suffix}.tmp"):
+        stale.unlink(missing_ok=True)  # left by a killed run (one publisher at a time)
     tmp = target.with_name(f".{target.stem}-{run_id}{target.suffix}.tmp")
     tmp.unlink(missing_ok=True)
     tables: dict[str, int] = {}
@@ -65,12 +209,34 @@ def publish_mart(working_db: Path, target: Path, run_id: str) -> Publication:
             con.execute("detach work")
             con.execute("checkpoint")
         _fsync(tmp)
+        now = dt.datetime.now(dt.UTC)
+        publication = Publication(
+            target, tables, sha256=_sha256(tmp), published_at=now.isoformat(timespec="seconds")
+        )
+        manifest = {
+            "run_id": run_id,
+            "published_at": publication.published_at,
+            "code_version": code_version(),
+            "mart": {"file": target.name, "sha256": publication.sha256, "tables": tables},
+            **(record(publication) if record else {}),
+        }
+        if keep_history:
+            history = target.parent / "history" / f"{now:%Y%m%dT%H%M%SZ}_{run_id}"
+            manifest["history"] = str(history.relative_to(target.parent))
+            _keep_history(tmp, history, manifest)
+            publication.history_dir = history
         os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(target.parent)
+        _write_json(target.parent / "manifest.json", manifest)
+        publication.manifest = manifest
     finally:
         tmp.unlink(missing_ok=True)
-    return Publication(target, tables)
+    return publication
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

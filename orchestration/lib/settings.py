@@ -4,6 +4,7 @@
 ``GONGHUI_WAREHOUSE_DIR``  working database, Dagster instance, published mart (``warehouse/``)
 ``GONGHUI_PII_KEY``        HMAC key for identity numbers (a public development default warns)
 ``GONGHUI_MAPPING``        the source mapping, default ``mapping/sources.yml``
+``GONGHUI_EXPECTATIONS_DIR`` the quality gate (GX context + ``gate.yml``), default ``expectations/``
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class Settings:
     def published_mart(self) -> Path:
         """The analysts' database, replaced atomically by each successful publication."""
         return self.published_dir / "mart.duckdb"
+
+    @property
+    def expectations_dir(self) -> Path:
+        """The quality gate: GX file data context, suites and ``gate.yml`` (read at load)."""
+        return _path("GONGHUI_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations")
 
     @property
     def dagster_home(self) -> Path:

@@ -17,6 +17,43 @@ class CheckOutcome:
     passed: bool
     severity: str
     description: str = ""
+    #: block (a failure stops publication) or warn — as configured, whatever the result
+    level: str = ""
+    #: failing rows / listed findings (street, kind, rule, observed, severity) of gate checks
+    findings: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "asset": self.asset,
+            "name": self.name,
+            "passed": self.passed,
+            "severity": self.level or self.severity,
+            "description": self.description,
+            "findings": self.findings,
+        }
+
+
+def check_outcomes(evaluations) -> list[CheckOutcome]:
+    """``AssetCheckEvaluation``s (run result or event log) → :class:`CheckOutcome`s."""
+    outcomes = []
+    for evaluation in evaluations:
+        metadata = evaluation.metadata or {}
+        findings = metadata.get("findings")
+        level = metadata.get("severity")
+        outcomes.append(
+            CheckOutcome(
+                asset=evaluation.asset_key.to_user_string(),
+                name=evaluation.check_name,
+                passed=evaluation.passed,
+                severity=evaluation.severity.value,
+                description=str(evaluation.description or ""),
+                level=str(level.value)
+                if level is not None
+                else ("block" if evaluation.blocking else "warn"),
+                findings=list(findings.value) if findings is not None else [],
+            )
+        )
+    return outcomes
 
 
 @dataclass
@@ -33,6 +70,8 @@ class RunSummary:
     checks: list[CheckOutcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     published_path: Path | None = None
+    data_docs: Path | None = None
+    decision_path: Path | None = None
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float) -> RunSummary:
@@ -47,16 +86,11 @@ class RunSummary:
             elapsed=elapsed,
             published_path=settings.published_mart,
         )
-        for evaluation in result.get_asset_check_evaluations():
-            summary.checks.append(
-                CheckOutcome(
-                    asset=evaluation.asset_key.to_user_string(),
-                    name=evaluation.check_name,
-                    passed=evaluation.passed,
-                    severity=evaluation.severity.value,
-                    description=str(evaluation.description or ""),
-                )
-            )
+        summary.checks = check_outcomes(result.get_asset_check_evaluations())
+        from orchestration.lib.gate import data_docs_index
+
+        if data_docs_index(settings.warehouse_dir).is_file():
+            summary.data_docs = data_docs_index(settings.warehouse_dir)
         for event in result.get_step_failure_events():
             error = event.event_specific_data.error
             message = error.message.strip().splitlines()[0] if error else "step failed"
@@ -98,6 +132,23 @@ class RunSummary:
                 ).fetchall()
             ]
 
+    def record_decision(self) -> Path | None:
+        """Write ``published/decisions/<run id>.json`` (every run: published or blocked)."""
+        from orchestration.lib.publish import write_decision
+
+        if self.published_path is None:
+            return None
+        published_dir = self.published_path.parent
+        self.decision_path = write_decision(
+            published_dir,
+            self.run_id,
+            published=self.published,
+            checks=[c.as_dict() for c in self.checks],
+            step_failures=self.failures,
+            manifest=published_dir / "manifest.json" if self.published else None,
+        )
+        return self.decision_path
+
     def render(self, dagster_home: Path | None = None) -> str:
         files = sum(self.files_by_status.values())
         lines = [
@@ -122,15 +173,37 @@ class RunSummary:
             + (f": {c.description}" if c.description else "")
             for c in failed
         ]
+        for c in failed:
+            lines += [
+                f"      {f.get('street') or '-'} · {f.get('kind') or '-'} · {f.get('rule')}"
+                f" · observed {f.get('observed')}"
+                for f in c.findings[:10]
+                if f.get("severity") != "warn"
+            ]
+        review = [(c, f) for c in self.checks for f in c.findings if f.get("severity") == "warn"]
+        if review:
+            lines.append(f"  findings listed for review (warn, not blocking): {len(review)}")
+            lines += [
+                f"    {c.name}: {f.get('street') or '-'} · {f.get('kind') or '-'} · "
+                f"{f.get('rule')} · observed {f.get('observed')}"
+                for c, f in review[:10]
+            ]
+            if len(review) > 10:
+                lines.append(f"    … {len(review) - 10} more in the manifest / decision record")
         if self.failures:
             lines.append("  step failures:")
             lines += [f"    {f}" for f in self.failures]
+        if self.data_docs:
+            lines.append(f"  Data Docs: {self.data_docs}")
         if self.published:
             lines.append(f"  PUBLISHED {self.published_path}")
+            lines.append(f"    manifest: {self.published_path.parent / 'manifest.json'}")
         else:
             lines.append(
                 f"  BLOCKED — not published; the previous mart ({self.published_path}) is unchanged"
             )
+        if self.decision_path:
+            lines.append(f"    decision: {self.decision_path}")
         if dagster_home:
             lines.append(f"  Dagster instance: {dagster_home} (`make dev` to browse the run)")
         return "\n".join(lines)

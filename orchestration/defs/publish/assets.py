@@ -10,27 +10,80 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import mart_model_names, warehouse_models
 from orchestration.defs.ingest.resources import WarehouseResource
-from orchestration.lib.publish import publish_mart
+from orchestration.lib.publish import Publication, input_files, publish_mart
 
 PUBLISH_GROUP = "publish"
 PUBLISHED_MART_KEY = dg.AssetKey("published_mart")
+#: the landing audit tables the source-level gate checks validate (and the manifest reads)
+GATED_LANDING_KEYS = [
+    dg.AssetKey(["landing", t]) for t in ("source_files", "control_totals", "quarantine")
+]
+
+
+def _run_checks(context: dg.AssetExecutionContext) -> list[dict]:
+    """Every asset check evaluated so far in this run (dbt tests and the gate), as dicts."""
+    from orchestration.lib.summary import check_outcomes
+
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    return [c.as_dict() for c in check_outcomes(evaluations)]
 
 
 @dg.asset(
     key=PUBLISHED_MART_KEY,
     group_name=PUBLISH_GROUP,
-    deps=[get_asset_key_for_model([warehouse_models], name) for name in mart_model_names()],
+    deps=[get_asset_key_for_model([warehouse_models], name) for name in mart_model_names()]
+    + GATED_LANDING_KEYS,
     kinds={"duckdb"},
-    description="The analysts' read-only copy of the mart, replaced atomically on success.",
+    description="The analysts' read-only copy of the mart, replaced atomically on success, "
+    "with its manifest (published/manifest.json) and history (published/history/).",
 )
 def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
-    publication = publish_mart(settings.duckdb_path, settings.published_mart, context.run_id)
-    context.log.info(f"published {publication.path}")
+    checks = _run_checks(context)
+
+    def record(_publication: Publication) -> dict:
+        return {"inputs": input_files(settings.duckdb_path), "checks": checks}
+
+    publication = publish_mart(
+        settings.duckdb_path, settings.published_mart, context.run.run_id, record=record
+    )
+    context.log.info(f"published {publication.path} (history: {publication.history_dir})")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),
             "tables": dg.MetadataValue.json(publication.tables),
             "dagster/row_count": publication.tables.get("main.annual_indicators", 0),
+            "sha256": publication.sha256,
+            "manifest": dg.MetadataValue.path(str(publication.path.parent / "manifest.json")),
+            "history": dg.MetadataValue.path(str(publication.history_dir)),
+            "checks": len(checks),
+            "checks_failed": sum(not c["passed"] for c in checks),
+        }
+    )
+
+
+PUBLISHED_PARQUET_KEY = dg.AssetKey("published_parquet")
+
+
+@dg.asset(
+    key=PUBLISHED_PARQUET_KEY,
+    group_name=PUBLISH_GROUP,
+    deps=[PUBLISHED_MART_KEY],
+    kinds={"parquet"},
+    description="published/parquet/<table>.parquet: every published table, for BI tools.",
+)
+def published_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from orchestration.lib.export import export_parquet
+
+    settings = warehouse.settings()
+    written = export_parquet(settings.published_mart, settings.published_dir / "parquet")
+    context.log.info(f"exported {len(written)} tables to {settings.published_dir / 'parquet'}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.published_dir / "parquet")),
+            "tables": dg.MetadataValue.json({k: str(v) for k, v in written.items()}),
         }
     )

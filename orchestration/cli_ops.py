@@ -1,0 +1,104 @@
+"""The operations commands of ``gonghui`` (registered by ``orchestration/cli.py``).
+
+    gonghui check-mapping FILE [--street S --year Y] [--mapping M] [--rows N] [--json]
+        how ingestion would read one landing file: template, kind, column mapping,
+        missing fields, row counts, first quarantined rows — without touching the warehouse
+
+and the helpers ``gonghui run`` uses for partitioned runs (every street in one run; unchanged
+streets skipped by content hash unless ``--full-refresh``) and for alerts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``execute_in_process`` options of a ``gonghui run``: every street partition, one run."""
+    from orchestration.defs.ingest.partitions import partition_range_tags
+
+    full_refresh = bool(getattr(args, "full_refresh", False))
+    return {
+        "tags": {**partition_range_tags(), "gonghui/trigger": "cli"},
+        "run_config": {"ops": {"landing_tables": {"config": {"full_refresh": full_refresh}}}},
+    }
+
+
+def ingestion_scope(instance, run_id: str) -> tuple[list[str], list[str]] | None:
+    """(streets re-ingested, streets unchanged) of a run, from its materialization metadata."""
+    import dagster as dg
+
+    from orchestration.defs.ingest.assets import raw_asset_key
+
+    key = raw_asset_key("source_files")
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        event = entry.dagster_event
+        if event and event.asset_key == key:
+            meta = event.event_specific_data.materialization.metadata
+            ingested, unchanged = meta.get("streets_ingested"), meta.get("streets_unchanged")
+            if ingested is not None and unchanged is not None:
+                return list(ingested.value), list(unchanged.value)
+    return None
+
+
+def after_run(instance, run_id: str) -> None:
+    """Print the ingestion scope; alert on a failed or blocked run (run log; webhook if
+    ``GONGHUI_ALERT_WEBHOOK``)."""
+    from orchestration.lib.alerts import ALERT_TAG, WEBHOOK_ENV, notify
+
+    scope = ingestion_scope(instance, run_id)
+    if scope:
+        ingested, unchanged = scope
+        print(
+            f"  streets re-ingested: {', '.join(ingested) or 'none'}; "
+            f"unchanged, kept: {len(unchanged)} (`gonghui run --full-refresh` re-reads all)"
+        )
+    alert = notify(instance, run_id)
+    if alert is None:
+        return
+    run = instance.get_run_by_id(run_id)
+    where = "webhook" if os.environ.get(WEBHOOK_ENV) else "run log only (no GONGHUI_ALERT_WEBHOOK)"
+    print(f"  alert: {alert.status} — {where}: {run.tags.get(ALERT_TAG) if run else ''}")
+
+
+def cmd_check_mapping(args: argparse.Namespace) -> int:
+    from orchestration.lib.check_mapping import CheckMappingError, check_file
+    from orchestration.lib.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(Path(args.mapping) if args.mapping else None)
+        check = check_file(
+            args.path, mapping=mapping, street=args.street, year=args.year, rows=args.rows
+        )
+    except (CheckMappingError, MappingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(check.to_dict(), ensure_ascii=False, indent=1, default=str))
+    else:
+        print(check.render())
+    return 0 if check.ok else 1
+
+
+def add_ops_commands(sub) -> None:
+    check = sub.add_parser(
+        "check-mapping",
+        help="show how one landing file would be read (kind, columns, quarantine), dry",
+        description="Dry-run ingestion of one file against the mapping: the template used, "
+        "the kind recognised, each column's field and unit, unmapped columns, required fields "
+        "missing, row counts and the first rows that would be quarantined. Writes nothing.",
+    )
+    check.add_argument("path", help="the file (street/year taken from <raw>/<year>/<street>/)")
+    check.add_argument("--street", help="street code, when the file is not in a street folder")
+    check.add_argument("--year", type=int, help="reporting year, likewise")
+    check.add_argument(
+        "--mapping", help="the mapping file (default: GONGHUI_MAPPING or mapping/sources.yml)"
+    )
+    check.add_argument("--rows", type=int, default=5, help="rows shown per preview (5)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(func=cmd_check_mapping)

@@ -1,0 +1,362 @@
+"""The quality gate: a thin bridge from the working DuckDB database to Great Expectations 1.x.
+
+``expectations/`` is a GX file data context (suites, validation definitions, checkpoints) plus
+``gate.yml`` (per suite: the asset it checks, the query whose result it validates, thresholds
+and severity). :func:`load_gate_config` reads ``gate.yml`` (cheap, no GX import) when the
+Dagster definitions load; :func:`run_suites` runs the checkpoints — it is the only place that
+imports ``great_expectations``, which is slow to import.
+
+GX on DuckDB through SQLAlchemy does not resolve its metrics, so every suite validates a pandas
+DataFrame: the result of its ``query`` over the working database. Cross-table invariants (the
+street sums of the mart, completeness of the submissions) are such queries too.
+
+Severity: a suite fails when one of its *critical* expectations fails; ``severity`` in
+``gate.yml`` says whether that blocks publication (``block``) or is reported (``warn``).
+Expectations with GX severity ``warning``/``info`` never fail a suite; what they find is listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.lib.mapping import PROJECT_ROOT, Mapping
+
+DEFAULT_EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+GATE_FILE = "gate.yml"
+SEVERITIES = ("block", "warn")
+DATA_DOCS_SITE = "gonghui_data_docs"
+SEEDS_DIR = PROJECT_ROOT / "dbt_project" / "seeds"
+#: schema of the working database → schema of the published mart (see lib/publish.py)
+_PUBLISHED_SCHEMA = {"marts": "main", "audit": "audit"}
+
+
+class GateConfigError(ValueError):
+    """``gate.yml`` is invalid; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    name: str
+    asset: tuple[str, ...]
+    severity: str
+    query: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    row_count_ratio: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "block"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    root: Path
+    suites: dict[str, SuiteConfig]
+
+
+def expectations_dir() -> Path:
+    """``GONGHUI_EXPECTATIONS_DIR`` or the repository's ``expectations/``."""
+    from orchestration.lib.settings import Settings
+
+    return Settings.from_env().expectations_dir
+
+
+def load_gate_config(root: Path | None = None) -> GateConfig:
+    """Read ``<root>/gate.yml`` (thresholds, severities, queries), validating every entry."""
+    root = Path(root) if root else expectations_dir()
+    path = root / GATE_FILE
+    if not path.is_file():
+        raise GateConfigError(f"{path}: not found (GONGHUI_EXPECTATIONS_DIR = {root})")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    defaults = doc.get("defaults") or {}
+    suites: dict[str, SuiteConfig] = {}
+    for name, entry in (doc.get("checks") or {}).items():
+        entry = entry or {}
+        severity = entry.get("severity", defaults.get("severity", "block"))
+        if severity not in SEVERITIES:
+            raise GateConfigError(f"{path}: checks.{name}.severity must be block or warn")
+        asset = entry.get("asset")
+        if not asset or not isinstance(asset, list):
+            raise GateConfigError(f"{path}: checks.{name}.asset must be a list, e.g. [marts, x]")
+        if not entry.get("query"):
+            raise GateConfigError(f"{path}: checks.{name}.query is missing")
+        if not (root / "expectations" / f"{name}.json").is_file():
+            raise GateConfigError(f"{path}: checks.{name} has no suite expectations/{name}.json")
+        suites[name] = SuiteConfig(
+            name=name,
+            asset=tuple(str(a) for a in asset),
+            severity=severity,
+            query=entry["query"],
+            description=" ".join(str(entry.get("description", "")).split()),
+            parameters={**(defaults.get("parameters") or {}), **(entry.get("parameters") or {})},
+            row_count_ratio=entry.get("row_count_ratio"),
+        )
+    return GateConfig(root=root, suites=suites)
+
+
+# --------------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class Finding:
+    """One failing row (or table-level observation) of one expectation."""
+
+    street: str | None
+    kind: str | None
+    rule: str
+    observed: str
+    severity: str  # block | warn
+    row: dict[str, Any] = field(default_factory=dict)
+
+    def message(self) -> str:
+        where = " · ".join(x for x in (self.street, self.kind) if x) or "table"
+        return f"{where} · {self.rule} · observed {self.observed}"
+
+
+@dataclass
+class SuiteOutcome:
+    name: str
+    severity: str
+    passed: bool
+    rows_validated: int
+    failed_expectations: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    data_docs: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def blocks(self) -> bool:
+        return not self.passed and self.severity == "block"
+
+    def summary(self) -> str:
+        if self.passed and not self.findings:
+            return f"{self.rows_validated} rows, every expectation met"
+        failed = [f for f in self.failed_expectations if f["critical"]]
+        head = (
+            f"{len(failed)} expectation(s) failed"
+            if failed
+            else f"passed; {len(self.findings)} finding(s) listed for review"
+        )
+        shown = "; ".join(f.message() for f in self.findings[:3])
+        return f"{head}: {shown}" if shown else head
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["findings"] = [asdict(f) for f in self.findings]
+        return out
+
+
+# --------------------------------------------------------------------------------- parameters
+
+
+def _seed_column(name: str, column: str) -> list[str]:
+    with (SEEDS_DIR / f"{name}.csv").open(encoding="utf-8") as fh:
+        return [row[column] for row in csv.DictReader(fh)]
+
+
+def reference_parameters(mapping: Mapping) -> dict[str, Any]:
+    """The code lists every suite may refer to as ``{"$PARAMETER": name}``."""
+    streets = _seed_column("streets", "street_code")
+    params: dict[str, Any] = {
+        "street_codes": streets,
+        "reporting_units": [*streets, "district"],
+        "indicator_codes": _seed_column("indicators", "indicator_code"),
+        "report_kinds": list(mapping.kinds),
+    }
+    for kind in mapping.kinds.values():
+        for spec in kind.fields.values():
+            if spec.values:
+                params[f"codes_{kind.name}_{spec.name}"] = list(spec.values)
+    return params
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalars (numpy/pandas → Python, NaN → None, dates → ISO text)."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        with contextlib.suppress(ValueError, AttributeError):
+            value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------------- running
+
+
+def _query_parameters(query: str, params: dict[str, Any]) -> dict[str, Any]:
+    names = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", query))
+    missing = names - set(params)
+    if missing:
+        raise GateConfigError(f"query refers to undefined parameter(s) {sorted(missing)}")
+    return {n: params[n] for n in names}
+
+
+def _row_count_ratios(con, table: str, published: bool) -> dict[int, float | None]:
+    """Rows per year of ``table`` / rows of the previous year as published (else as built)."""
+    schema, name = table.split(".", 1)
+    current = dict(con.execute(f"select year, count(*) from {table} group by 1").fetchall())
+    previous: dict[int, int] = {}
+    if published:
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'published' "
+            "and schema_name = ? and table_name = ?",
+            [_PUBLISHED_SCHEMA.get(schema, schema), name],
+        ).fetchone()[0]
+        if exists:
+            previous = dict(
+                con.execute(
+                    f"select year, count(*) from published.{_PUBLISHED_SCHEMA.get(schema, schema)}"
+                    f'."{name}" group by 1'
+                ).fetchall()
+            )
+    ratios: dict[int, float | None] = {}
+    for year, rows in current.items():
+        if year is None:
+            continue
+        reference = previous.get(year - 1, current.get(year - 1))
+        ratios[year] = round(rows / reference, 4) if reference else None
+    return ratios
+
+
+def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], list[Finding]]:
+    failed, findings = [], []
+    for er in result.results:
+        if er.success:
+            continue
+        config = er.expectation_config
+        critical = getattr(config.severity, "value", str(config.severity)) == "critical"
+        level = suite.severity if critical else "warn"
+        kwargs = config.kwargs
+        rule = config.description or f"{config.type}({kwargs.get('column', '')})"
+        res = er.result or {}
+        failed.append(
+            {
+                "rule": rule,
+                "expectation": config.type,
+                "column": kwargs.get("column") or kwargs.get("column_list"),
+                "level": level,
+                "critical": critical,
+                "unexpected_count": _plain(res.get("unexpected_count")),
+                "observed_value": _plain(res.get("observed_value")),
+                "exception": (er.exception_info or {}).get("exception_message")
+                if isinstance(er.exception_info, dict)
+                else None,
+            }
+        )
+        rows = res.get("partial_unexpected_index_list") or []
+        if not rows:
+            observed = res.get("observed_value")
+            if observed is None and er.exception_info:
+                observed = "error: " + str(
+                    (er.exception_info or {}).get("exception_message", "")
+                    if isinstance(er.exception_info, dict)
+                    else er.exception_info
+                )
+            findings.append(Finding(None, None, rule, str(_plain(observed)), level))
+            continue
+        for row in rows:
+            row = _plain(dict(row))
+            values = {k: v for k, v in row.items() if k not in ("street_code", "report_kind")}
+            if config.type == "expect_compound_columns_to_be_unique":
+                observed = "duplicated key " + ", ".join(
+                    f"{c}={row.get(c)}" for c in kwargs.get("column_list", [])
+                )
+            else:
+                observed = ", ".join(f"{k}={v}" for k, v in values.items()) or "unexpected"
+            findings.append(
+                Finding(row.get("street_code"), row.get("report_kind"), rule, observed, level, row)
+            )
+    return failed, findings
+
+
+def run_suites(
+    names: list[str],
+    config: GateConfig,
+    *,
+    working_db: Path,
+    published_mart: Path | None,
+    warehouse_dir: Path,
+    mapping: Mapping,
+) -> dict[str, SuiteOutcome]:
+    """Validate the suites ``names`` against the working database; build their Data Docs.
+
+    Validation results go to ``<warehouse_dir>/gx/validations/``, Data Docs to
+    ``<warehouse_dir>/data_docs/``.
+    """
+    import duckdb
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ["GONGHUI_GX_VALIDATIONS_DIR"] = str(warehouse_dir / "gx" / "validations")
+    os.environ["GONGHUI_DATA_DOCS_DIR"] = str(data_docs_dir(warehouse_dir))
+    import great_expectations as gx  # slow import: only here, never at module import time
+    import pandas as pd
+
+    context = gx.get_context(mode="file", context_root_dir=str(config.root))
+    reference = reference_parameters(mapping)
+    outcomes: dict[str, SuiteOutcome] = {}
+    identifiers = {}
+    with duckdb.connect(str(working_db), read_only=True) as con:
+        con.register("gate_streets", pd.DataFrame({"street_code": reference["street_codes"]}))
+        con.register("gate_report_kinds", pd.DataFrame({"report_kind": reference["report_kinds"]}))
+        has_published = bool(published_mart and published_mart.is_file())
+        if has_published:
+            con.execute(f"attach '{published_mart}' as published (read_only)")
+        for name in names:
+            started = time.perf_counter()
+            suite = config.suites[name]
+            params = {**reference, **suite.parameters}
+            frame = con.execute(suite.query, _query_parameters(suite.query, params)).df()
+            if suite.row_count_ratio:
+                ratios = _row_count_ratios(con, suite.row_count_ratio, has_published)
+                frame["row_count_ratio"] = frame["year"].map(ratios).astype("float64")
+            checkpoint = context.checkpoints.get(name)
+            result = checkpoint.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=params
+            )
+            (identifier, validation) = next(iter(result.run_results.items()))
+            identifiers[name] = identifier
+            failed, findings = _findings(validation, suite)
+            outcomes[name] = SuiteOutcome(
+                name=name,
+                severity=suite.severity,
+                passed=not any(f["critical"] for f in failed),
+                rows_validated=len(frame),
+                failed_expectations=failed,
+                findings=findings,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+    if identifiers:
+        context.build_data_docs(
+            site_names=[DATA_DOCS_SITE], resource_identifiers=list(identifiers.values())
+        )
+        for name, identifier in identifiers.items():
+            urls = context.get_docs_sites_urls(
+                resource_identifier=identifier, site_name=DATA_DOCS_SITE
+            )
+            outcomes[name].data_docs = urls[0]["site_url"] if urls else None
+    return outcomes
+
+
+def data_docs_dir(warehouse_dir: Path) -> Path:
+    return warehouse_dir / "data_docs"
+
+
+def data_docs_index(warehouse_dir: Path) -> Path:
+    return data_docs_dir(warehouse_dir) / "index.html"

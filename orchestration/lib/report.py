@@ -1,0 +1,369 @@
+"""``gonghui report``: the year's figures as a self-contained HTML page in the spirit of section 一
+of the annual work report — every indicator worded the way the report words it
+(``orchestration/lib/phrasing.py``), a bar chart per domain by street (inline SVG, no scripts or
+external files), the change on the previous year where it is published, and progress against
+the 2022 targets of ``indicators.csv``.
+
+Chinese text uses the system's CJK fonts (``fonts-wqy-zenhei`` or ``fonts-noto-cjk``; see
+``docs/ci-system-packages.txt``); nothing is embedded. A PDF is printed with headless Chromium
+when it is installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jinja2
+import markupsafe
+
+from orchestration.lib.phrasing import phrase_indicator
+
+TEMPLATES = Path(__file__).with_name("templates")
+DISTRICT = "district"
+
+DOMAINS = {
+    "membership": "基层工会组织建设",
+    "disputes": "维权服务与劳资沟通协商",
+    "training": "职工活动与素质提升",
+    "assistance": "困难帮扶与关爱服务",
+}
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+class ReportError(ValueError):
+    pass
+
+
+@dataclass
+class Target:
+    text: str
+    value: Decimal
+    progress_pct: Decimal  # value / target, capped at 100 for the bar
+    met: bool
+
+
+@dataclass
+class IndicatorLine:
+    code: str
+    name_zh: str
+    unit: str
+    aggregation: str
+    value: Decimal | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    phrase: str
+    exact: str
+    previous: Decimal | None = None
+    change: str | None = None
+    change_class: str = ""
+    target: Target | None = None
+    by_street: list[tuple[str, Decimal | None]] = field(default_factory=list)
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _plain(d: Decimal | None) -> str:
+    if d is None:
+        return "—"
+    text = f"{d:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    whole, _, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    whole = whole.lstrip("-")
+    grouped = f"{int(whole):,}" if whole else "0"
+    return sign + grouped + (f".{frac}" if frac else "")
+
+
+def exact_text(value: Decimal | None, unit: str, numerator=None, denominator=None) -> str:
+    if value is None:
+        return "—"
+    if unit == "pct":
+        return f"{_plain(value)}%（{_plain(_dec(numerator))}/{_plain(_dec(denominator))}）"
+    if unit == "yuan":
+        return f"{_plain(value.quantize(Decimal('0.01')))} 元"
+    return _plain(value)
+
+
+def change_text(current: Decimal | None, previous: Decimal | None, unit: str) -> tuple[str, str]:
+    if current is None or previous is None:
+        return "—", ""
+    diff = current - previous
+    cls = "up" if diff > 0 else "down" if diff < 0 else "flat"
+    sign = "+" if diff > 0 else ""
+    if unit == "pct":
+        return f"{sign}{_plain(diff)} 个百分点", cls
+    if previous == 0:
+        return f"{sign}{_plain(diff)}", cls
+    rate = (Decimal(100) * diff / previous).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{sign}{_plain(rate)}%", cls
+
+
+_TARGET = re.compile(r"^\s*(>=|≥|<=|≤)?\s*(\d+(?:\.\d+)?)")
+
+
+def parse_target(text: str | None, value: Decimal | None) -> Target | None:
+    """``'100 (基本实现全覆盖)'`` or ``'>= 95'`` → the numeric target and the progress to it."""
+    if not text or value is None:
+        return None
+    match = _TARGET.match(text)
+    if not match:
+        return None
+    target = Decimal(match.group(2))
+    at_most = match.group(1) in ("<=", "≤")
+    met = value <= target if at_most else value >= target
+    progress = Decimal(100) if not target else Decimal(100) * value / target
+    progress = min(progress, Decimal(100)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return Target(text=text, value=target, progress_pct=progress, met=met)
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+def bar_chart_svg(
+    title: str, bars: list[tuple[str, Decimal | None]], unit: str, width=320, height=170
+) -> str:
+    """A small vertical bar chart (one bar per street) as an SVG fragment."""
+    left, right, top, bottom = 6, 6, 30, 22
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [float(v) for _, v in bars if v is not None]
+    top_value = max(values, default=0.0) or 1.0
+    n = max(len(bars), 1)
+    slot = plot_w / n
+    bar_w = slot * 0.7
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" class="chart-title">'
+        f"{escape(title)}</text>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'class="axis"/>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        x = left + i * slot + (slot - bar_w) / 2
+        v = float(value) if value is not None else 0.0
+        h = plot_h * v / top_value
+        y = top + plot_h - h
+        shown = _plain(value) if value is not None else "—"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" class="bar">'
+            f"<title>{escape(label)}: {escape(shown)}</title></rect>"
+        )
+        if value is not None and len(shown) <= 6:
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{y - 2:.1f}" text-anchor="middle" '
+                f'class="bar-value">{escape(shown)}</text>'
+            )
+        cx, cy = x + bar_w / 2, top + plot_h + 14
+        parts.append(
+            f'<text x="{cx:.1f}" y="{cy:.1f}" class="bar-label" text-anchor="middle">'
+            f"{escape(label)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
+    years = [
+        r[0]
+        for r in con.execute("select distinct year from annual_indicators order by 1").fetchall()
+    ]
+    if year not in years:
+        raise ReportError(f"no published figures for {year} (published years: {years})")
+    indicators = _rows(
+        con,
+        "select indicator_code, name_zh, unit, domain, aggregation, target_2022 "
+        "from dim_indicator order by rowid",
+    )
+    streets = _rows(con, "select street_code, short_zh from dim_street order by street_code")
+    short = {s["street_code"]: s["short_zh"] for s in streets}
+    figures = {
+        (r["year"], r["street_code"], r["indicator_code"]): r
+        for r in _rows(
+            con,
+            "select * from annual_indicators where year in (?, ?)",
+            [year, year - 1],
+        )
+    }
+    has_previous = (year - 1) in years
+    domains: dict[str, list[IndicatorLine]] = {d: [] for d in DOMAINS}
+    for ind in indicators:
+        code, unit = ind["indicator_code"], ind["unit"]
+        fig = figures.get((year, DISTRICT, code), {})
+        value = _dec(fig.get("value"))
+        line = IndicatorLine(
+            code=code,
+            name_zh=ind["name_zh"],
+            unit=unit,
+            aggregation=ind["aggregation"],
+            value=value,
+            numerator=_dec(fig.get("numerator")),
+            denominator=_dec(fig.get("denominator")),
+            phrase=phrase_indicator(code, unit, value),
+            exact=exact_text(value, unit, fig.get("numerator"), fig.get("denominator")),
+            target=parse_target(ind["target_2022"], value),
+            by_street=[
+                (
+                    short[s["street_code"]],
+                    _dec(figures.get((year, s["street_code"], code), {}).get("value")),
+                )
+                for s in streets
+            ],
+        )
+        if has_previous:
+            prev = figures.get((year - 1, DISTRICT, code), {})
+            line.previous = _dec(prev.get("value"))
+            line.change, line.change_class = change_text(value, line.previous, unit)
+        domains.setdefault(ind["domain"], []).append(line)
+    charts = {
+        domain: [
+            bar_chart_svg(f"{line.name_zh}（{_unit_zh(line)}）", line.by_street, line.unit)
+            for line in lines
+        ]
+        for domain, lines in domains.items()
+    }
+    sources = con.execute(
+        "select count(*), count(*) filter (where status = 'loaded') from audit.source_files "
+        "where year = ?",
+        [year],
+    ).fetchone()
+    return {
+        "year": year,
+        "previous_year": year - 1 if has_previous else None,
+        "domains": [(d, DOMAINS.get(d, d), domains[d]) for d in domains if domains[d]],
+        "charts": charts,
+        "targets": [
+            line for lines in domains.values() for line in lines if line.target is not None
+        ],
+        "files_read": sources[0],
+        "files_loaded": sources[1],
+        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+_UNIT_ZH = {
+    "pct": "%",
+    "yuan": "元",
+    "cases": "宗",
+    "enterprises": "家",
+    "records": "条",
+    "requests": "条",
+    "events": "场",
+    "person_times": "人次",
+    "persons": "人",
+    "sessions": "次",
+    "projects": "项",
+}
+
+
+def _unit_zh(line: IndicatorLine) -> str:
+    return _UNIT_ZH.get(line.unit, line.unit)
+
+
+def render_html(con: duckdb.DuckDBPyConnection, year: int) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["plain"] = _plain
+    template = env.get_template("report.html.j2")
+    return template.render(**collect(con, year), markup=markupsafe.Markup)
+
+
+def write_report(mart: Path, year: int, out: Path) -> Path:
+    from orchestration.lib.query import connect_published
+
+    with connect_published(mart) as con:
+        html = render_html(con, year)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+# ------------------------------------------------------------------------------------ chromium
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def chromium(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run headless Chromium with a throw-away profile; ``args`` are the extra flags + URL."""
+    binary = find_chromium()
+    if binary is None:
+        raise ReportError("Chromium is not installed (see docs/ci-system-packages.txt)")
+    with tempfile.TemporaryDirectory(prefix="gonghui-chromium-") as profile:
+        return subprocess.run(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def print_pdf(html: Path, pdf: Path) -> Path:
+    proc = chromium(["--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.resolve().as_uri()])
+    if not pdf.is_file():
+        raise ReportError(f"Chromium did not write {pdf}: {proc.stderr[-2000:]}")
+    return pdf
+
+
+def screenshot(html: Path, png: Path, width: int = 1200, height: int = 3000) -> Path:
+    proc = chromium(
+        [
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            "--hide-scrollbars",
+            html.resolve().as_uri(),
+        ]
+    )
+    if not png.is_file():
+        raise ReportError(f"Chromium did not write {png}: {proc.stderr[-2000:]}")
+    return png
+
+
+def dump_dom(html: Path) -> str:
+    proc = chromium(["--dump-dom", html.resolve().as_uri()])
+    if proc.returncode != 0:
+        raise ReportError(f"Chromium failed: {proc.stderr[-2000:]}")
+    return proc.stdout

@@ -1,0 +1,856 @@
+"""``gonghui trace``: from a published figure back to the rows of the files it was counted from.
+
+For one indicator, year and street (or the district) the trace gives
+
+* the published value of ``annual_indicators`` (value, numerator, denominator);
+* the formula: the indicator's definition (``dim_indicator``) and the counting rule below, with
+  the numbers filled in;
+* the lineage: the Dagster assets and dbt models the figure went through (from the dbt
+  manifest's ``depends_on``), and column-level lineage of the mart columns — the expression of
+  the indicator's numerator/denominator in ``int_indicators_<domain>_aggregated`` and the
+  columns it reads, down to the landing table (parsed from the models' SQL with sqlglot);
+* the contributing rows: every row of the ``fct_*`` mart that counts in the numerator or the
+  denominator, with its source file, sheet, row and file SHA-256 — and the *recount* of the
+  figure from exactly those rows by the indicator's rule, which must equal the published value;
+* the rows that did not count, with the reason: quarantined at ingestion
+  (``audit.quarantined_rows``), superseded by a resubmission, de-duplicated or attributed to
+  another street (``audit.excluded_rows``), and rows of the mart dated outside the year.
+
+Everything is read from the published mart (read-only) and the dbt manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.lib.mapping import PROJECT_ROOT
+
+MANIFEST_PATH = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
+DISTRICT = "district"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How an indicator is counted from the rows of one ``fct_*`` mart.
+
+    ``numerator``/``denominator`` are SQL predicates over the mart's columns; ``measure`` is
+    ``count`` (rows), ``sum:<column>`` or ``distinct:<column>`` (non-null distinct values);
+    ``outside`` selects the rows that match the indicator but fall outside the reporting year.
+    """
+
+    table: str
+    key: str
+    numerator: str
+    measure: str = "count"
+    denominator: str | None = None
+    outside: str | None = None
+    detail: tuple[str, ...] = ()
+
+    @property
+    def measure_column(self) -> str | None:
+        return self.measure.partition(":")[2] or None
+
+
+_E = "fct_enterprise_unions"
+_DC = "fct_dispute_cases"
+_WR = "fct_worker_requests"
+_WA = "fct_worker_activities"
+_DR = "fct_dream_registrations"
+_HP = "fct_hardship_payments"
+_CS = "fct_care_services"
+_QUALITY = "category in ('技能培训', '综合素质培训')"
+
+
+def _activities(category: str | None, measure: str = "count") -> Rule:
+    cond = f" and category = '{category}'" if category else ""
+    return Rule(
+        _WA,
+        "activity_no",
+        f"is_held_in_year{cond}",
+        measure,
+        outside=f"not is_held_in_year{cond}",
+        detail=("held_on", "category", "project", "participants"),
+    )
+
+
+def _services(service_type: str, measure: str = "count") -> Rule:
+    cond = f"service_type = '{service_type}'"
+    return Rule(
+        _CS,
+        "service_no",
+        f"is_served_in_year and {cond}",
+        measure,
+        outside=f"not is_served_in_year and {cond}",
+        detail=("served_on", "service_type", "persons"),
+    )
+
+
+_ENT = ("employee_count", "employee_band", "has_union", "has_worker_council", "is_key_enterprise")
+_CASES = ("accepted_on", "workers_involved", "recovered_amount", "outcome")
+_REQS = ("raised_on", "status", "resolved_level")
+
+RULES: dict[str, Rule] = {
+    "union_rate_100plus": Rule(
+        _E,
+        "credit_code",
+        "employee_count >= 100 and has_union",
+        denominator="employee_count >= 100",
+        detail=_ENT,
+    ),
+    "union_rate_25_99": Rule(
+        _E,
+        "credit_code",
+        "employee_count between 25 and 99 and has_union",
+        denominator="employee_count between 25 and 99",
+        detail=_ENT,
+    ),
+    "worker_council_enterprises": Rule(_E, "credit_code", "has_worker_council", detail=_ENT),
+    "key_enterprises": Rule(_E, "credit_code", "is_key_enterprise", detail=_ENT),
+    "member_records": Rule(
+        "fct_members",
+        "person_key",
+        "is_collected_by_year_end",
+        outside="not is_collected_by_year_end",
+        detail=("collected_on", "n_streets_reported"),
+    ),
+    "members_verified": Rule(
+        "fct_members",
+        "person_key",
+        "is_verified_by_year_end",
+        outside="verified and not is_verified_by_year_end",
+        detail=("verified", "verified_on", "n_streets_reported"),
+    ),
+    "disputes_mediated": Rule(
+        _DC, "case_no", "is_accepted_in_year", outside="not is_accepted_in_year", detail=_CASES
+    ),
+    "disputes_recovered_yuan": Rule(
+        _DC,
+        "case_no",
+        "is_accepted_in_year",
+        "sum:recovered_amount",
+        outside="not is_accepted_in_year",
+        detail=_CASES,
+    ),
+    "mass_disputes_30plus": Rule(
+        _DC,
+        "case_no",
+        "is_accepted_in_year and workers_involved >= 30",
+        outside="not is_accepted_in_year and workers_involved >= 30",
+        detail=_CASES,
+    ),
+    "requests_collected": Rule(
+        _WR, "request_no", "is_raised_in_year", outside="not is_raised_in_year", detail=_REQS
+    ),
+    "requests_handled": Rule(
+        _WR,
+        "request_no",
+        "is_raised_in_year and status = '已办结'",
+        outside="not is_raised_in_year and status = '已办结'",
+        detail=_REQS,
+    ),
+    "requests_internal_rate": Rule(
+        _WR,
+        "request_no",
+        "is_raised_in_year and status = '已办结' and resolved_level = '企业内部'",
+        denominator="is_raised_in_year",
+        outside="not is_raised_in_year",
+        detail=_REQS,
+    ),
+    "worker_events": _activities(None),
+    "worker_event_person_times": _activities(None, "sum:participants"),
+    "party_history_sessions": _activities("党史学习教育"),
+    "care_events": _activities("关爱慰问"),
+    "care_person_times": _activities("关爱慰问", "sum:participants"),
+    "psych_events": _activities("心理健康"),
+    "psych_person_times": _activities("心理健康", "sum:participants"),
+    "quality_projects": Rule(
+        _WA,
+        "activity_no",
+        f"is_held_in_year and {_QUALITY}",
+        "distinct:project",
+        outside=f"not is_held_in_year and {_QUALITY}",
+        detail=("held_on", "category", "project", "participants"),
+    ),
+    "skills_training_person_times": _activities("技能培训", "sum:participants"),
+    "general_training_person_times": _activities("综合素质培训", "sum:participants"),
+    "dream_registrants": Rule(
+        _DR,
+        "person_key",
+        "is_registered_in_year",
+        outside="not is_registered_in_year",
+        detail=("registered_on", "employer_credit_code", "major"),
+    ),
+    "dream_enterprises": Rule(
+        _DR,
+        "person_key",
+        "is_registered_in_year",
+        "distinct:employer_credit_code",
+        outside="not is_registered_in_year",
+        detail=("registered_on", "employer_credit_code", "major"),
+    ),
+    "hardship_aid_yuan": Rule(
+        _HP,
+        "payment_no",
+        "is_paid_in_year",
+        "sum:amount",
+        outside="not is_paid_in_year",
+        detail=("paid_on", "aid_type", "amount"),
+    ),
+    "hardship_aid_person_times": Rule(
+        _HP,
+        "payment_no",
+        "is_paid_in_year",
+        outside="not is_paid_in_year",
+        detail=("paid_on", "aid_type", "amount"),
+    ),
+    "injury_visit_persons": _services("工伤探视", "sum:persons"),
+    "counseling_sessions": _services("心理咨询疏导"),
+    "legal_consultations": _services("工伤法律咨询"),
+    "lawyer_referrals": _services("转介驻点律师"),
+}
+
+PROVENANCE = ("_source_file", "_source_sheet", "_source_row", "_file_sha256", "_period_label")
+
+
+class TraceError(ValueError):
+    pass
+
+
+@dataclass
+class Trace:
+    indicator_code: str
+    name_zh: str
+    year: int
+    street_code: str
+    unit: str
+    aggregation: str
+    definition: str
+    report_kind: str
+    published: dict[str, Any]
+    rule: dict[str, Any]
+    recount: dict[str, Any]
+    formula: str
+    assets: list[str]
+    models: list[str]
+    column_lineage: list[dict[str, str]]
+    contributing_rows: list[dict[str, Any]] = field(default_factory=list)
+    excluded_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return self.recount["matches"]
+
+
+# ------------------------------------------------------------------------------------ counting
+
+
+def percentage(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """``round(100 * numerator / denominator, 1)``, half away from zero (macro ``percentage``)."""
+    if not denominator:
+        return None
+    quotient = (Decimal(100) * numerator / denominator).quantize(
+        Decimal("0.000000001"), rounding=ROUND_HALF_UP
+    )
+    return quotient.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _measure(rule: Rule, rows: list[dict[str, Any]]) -> Decimal:
+    column = rule.measure_column
+    if rule.measure == "count":
+        return Decimal(len(rows))
+    values = [r[column] for r in rows if r[column] is not None]
+    if rule.measure.startswith("sum:"):
+        return sum((Decimal(str(v)) for v in values), Decimal(0))
+    return Decimal(len(set(values)))
+
+
+def recount(rule: Rule, aggregation: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The indicator recomputed from the listed contributing rows (flags ``in_numerator`` and
+    ``in_denominator``) — what an auditor does by hand."""
+    numerator = _measure(rule, [r for r in rows if r["in_numerator"]])
+    denominator = None
+    if aggregation == "ratio":
+        denominator = _measure(rule, [r for r in rows if r["in_denominator"]])
+        value = percentage(numerator, denominator)
+    else:
+        value = numerator
+    return {"value": value, "numerator": numerator, "denominator": denominator}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return Decimal(str(a)) == Decimal(str(b))
+
+
+# ------------------------------------------------------------------------------------ lineage
+
+
+@cache
+def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
+    if not path.is_file():
+        from orchestration.defs.dbt.resources import ensure_manifest
+
+        ensure_manifest()
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _graph(manifest: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    parents: dict[str, list[str]] = {}
+    children: dict[str, list[str]] = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] not in ("model", "seed"):
+            continue
+        parents[uid] = list(node.get("depends_on", {}).get("nodes", []))
+        for p in parents[uid]:
+            children.setdefault(p, []).append(uid)
+    return parents, children
+
+
+def _closure(start: str, edges: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for nxt in edges.get(stack.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _model_id(manifest: dict[str, Any], name: str) -> str:
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] == "model" and node["name"] == name:
+            return uid
+    raise TraceError(f"model {name} not in the dbt manifest")
+
+
+def _label(manifest: dict[str, Any], uid: str) -> str:
+    if uid.startswith("source."):
+        src = manifest["sources"][uid]
+        return f"source {src['source_name']}.{src['name']} (table {src['schema']}.{src['name']})"
+    node = manifest["nodes"][uid]
+    return f"{node['config'].get('schema') or node['schema']}.{node['name']}"
+
+
+def model_chain(manifest: dict[str, Any], domain: str, fct_table: str) -> tuple[list[str], str]:
+    """Models on the path from the indicator's landing table to ``annual_indicators`` (through
+    ``int_indicators_<domain>_aggregated``) and to the ``fct_*`` mart, in dependency order."""
+    parents, children = _graph(manifest)
+    fct = _model_id(manifest, fct_table)
+    sources = [u for u in _closure(fct, parents) if u.startswith("source.")]
+    aggregated = _model_id(manifest, f"int_indicators_{domain}_aggregated")
+    annual = _model_id(manifest, "annual_indicators")
+    downstream = set()
+    for src in sources:
+        downstream |= _closure(src, children)
+    on_path = (downstream & (_closure(aggregated, parents) | _closure(fct, parents))) | {
+        aggregated,
+        annual,
+        fct,
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(on_path):  # topological order, ties by name
+        ready = sorted(
+            u
+            for u in on_path - set(ordered)
+            if all(p in ordered or p not in on_path for p in parents.get(u, []))
+        )
+        ordered.extend(ready[:1] or sorted(on_path - set(ordered)))
+    return [_label(manifest, s) for s in sorted(sources)] + [
+        _label(manifest, u) for u in ordered
+    ], sorted(sources)[0] if sources else ""
+
+
+_JINJA_REF = re.compile(r"\{\{\s*ref\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\}\}")
+_JINJA_SOURCE = re.compile(
+    r"\{\{\s*source\(\s*['\"]([^'\"]+)['\"]\s*,\s*['\"]([^'\"]+)['\"]\s*\)\s*\}\}"
+)
+_JINJA_EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+_JINJA_STMT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+def _plain_sql(raw_code: str) -> str:
+    """A model's SQL with Jinja replaced well enough for sqlglot to parse it."""
+    sql = _JINJA_REF.sub(r"\1", raw_code)
+    sql = _JINJA_SOURCE.sub(r"\1.\2", sql)
+    sql = re.sub(r"\{\{\s*street_or_district\(\)\s*\}\}", "street_code", sql)
+    sql = re.sub(r"\{\{\s*unpivot_indicators\(.*?\)\s*\}\}", "select null", sql, flags=re.S)
+    sql = _JINJA_EXPR.sub("null", sql)
+    sql = _JINJA_STMT.sub("", sql)
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _ctes(sql: str) -> dict[str, Any]:
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, dialect="duckdb")
+    return {cte.alias: cte.this for cte in tree.find_all(exp.CTE)}
+
+
+def _from_name(select: Any) -> str | None:
+    from sqlglot import exp
+
+    table = select.find(exp.Table) if select is not None else None
+    return table.name if table is not None else None
+
+
+def _column_description(node: dict[str, Any], column: str) -> str:
+    return ((node.get("columns") or {}).get(column) or {}).get("description", "")
+
+
+def column_lineage(
+    manifest: dict[str, Any], code: str, domain: str, aggregation: str, source_uid: str
+) -> list[dict[str, str]]:
+    """Column-level lineage of ``annual_indicators.value`` for one indicator."""
+    out: list[dict[str, str]] = []
+    annual = manifest["nodes"][_model_id(manifest, "annual_indicators")]
+    percentage_macro = (manifest.get("macros") or {}).get("macro.gonghui.percentage", {})
+    pct_sql = "round(100.0 * numerator / denominator, 1), NULL when denominator = 0"
+    out.append(
+        {
+            "model": "marts.annual_indicators",
+            "column": "value",
+            "expression": pct_sql + (" (macro percentage)" if percentage_macro else "")
+            if aggregation == "ratio"
+            else "numerator",
+            "description": _column_description(annual, "value"),
+        }
+    )
+    parts = ["numerator"] + (["denominator"] if aggregation == "ratio" else [])
+    aggregated_name = f"int_indicators_{domain}_aggregated"
+    agg = manifest["nodes"][_model_id(manifest, aggregated_name)]
+    try:
+        ctes = _ctes(_plain_sql(agg["raw_code"]))
+    except Exception as exc:  # the lineage is best effort; the counting does not depend on it
+        return [*out, {"model": aggregated_name, "column": "?", "expression": f"({exc})"}]
+    used: set[str] = set()
+    upstream_model = None
+    for part in parts:
+        out.append(
+            {
+                "model": "marts.annual_indicators",
+                "column": part,
+                "expression": f"cast(coalesce({aggregated_name}.{part}, 0) as decimal(20, 2)) "
+                f"where indicator_code = '{code}'",
+                "description": _column_description(annual, part),
+            }
+        )
+        alias = f"{code}__{part}"
+        for cte_name, select in ctes.items():
+            from sqlglot import exp
+
+            for projection in getattr(select, "expressions", []):
+                if projection.alias_or_name != alias:
+                    continue
+                expr = projection.this if isinstance(projection, exp.Alias) else projection
+                source_cte = _from_name(select.args.get("from") or select.args.get("from_"))
+                inner = ctes.get(source_cte or "")
+                model = (
+                    _from_name(inner.args.get("from") or inner.args.get("from_")) if inner else None
+                )
+                where = inner.args.get("where") if inner is not None else None
+                text = expr.sql(dialect="duckdb")
+                text += f" from {model or source_cte}"
+                if where is not None:
+                    text += " " + where.sql(dialect="duckdb")
+                text += " group by grouping sets ((year, street_code), (year))"
+                out.append(
+                    {
+                        "model": f"intermediate.{aggregated_name}",
+                        "column": f"{alias} (CTE {cte_name})",
+                        "expression": text,
+                        "description": "",
+                    }
+                )
+                used |= {c.name for c in expr.find_all(exp.Column)}
+                if where is not None:
+                    used |= {c.name for c in where.find_all(exp.Column)}
+                upstream_model = model
+    used -= {"year", "street_code"}
+    if upstream_model:
+        chain = _upstream_models(manifest, upstream_model)
+        for column in sorted(used):
+            for name in chain:
+                node = manifest["nodes"][_model_id(manifest, name)]
+                out.append(
+                    {
+                        "model": f"{node['config'].get('schema') or node['schema']}.{name}",
+                        "column": column,
+                        "expression": _projection(node["raw_code"], column),
+                        "description": _column_description(node, column),
+                    }
+                )
+            if source_uid:
+                src = manifest["sources"][source_uid]
+                out.append(
+                    {
+                        "model": f"{src['schema']}.{src['name']} (landing)",
+                        "column": column,
+                        "expression": "written by ingestion (mapping/sources.yml)",
+                        "description": _column_description(src, column),
+                    }
+                )
+    return out
+
+
+def _upstream_models(manifest: dict[str, Any], name: str) -> list[str]:
+    """``name`` and its single-parent model ancestors (dedup → staging), nearest first."""
+    chain = [name]
+    while True:
+        node = manifest["nodes"][_model_id(manifest, chain[-1])]
+        models = [p for p in node["depends_on"]["nodes"] if p.startswith("model.")]
+        if not models:
+            return chain
+        chain.append(manifest["nodes"][sorted(models)[-1]]["name"])
+
+
+def _projection(raw_code: str, column: str) -> str:
+    """How a model computes ``column``: its aliased expression, or pass-through of ``*``."""
+    try:
+        from sqlglot import exp
+
+        ctes = _ctes(_plain_sql(raw_code))
+    except Exception:
+        return "?"
+    for select in ctes.values():
+        for projection in getattr(select, "expressions", []):
+            if isinstance(projection, exp.Alias) and projection.alias == column:
+                return projection.this.sql(dialect="duckdb")
+    return "passed through (select *)"
+
+
+# ------------------------------------------------------------------------------------ trace
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def trace(
+    con: duckdb.DuckDBPyConnection,
+    code: str,
+    year: int,
+    street: str = DISTRICT,
+    manifest: dict[str, Any] | None = None,
+) -> Trace:
+    street = street or DISTRICT
+    info = _rows(con.execute("select * from dim_indicator where indicator_code = ?", [code]))
+    if not info:
+        known = [
+            r[0]
+            for r in con.execute("select indicator_code from dim_indicator order by 1").fetchall()
+        ]
+        raise TraceError(f"unknown indicator {code!r}; one of: {', '.join(known)}")
+    if code not in RULES:
+        raise TraceError(f"no counting rule for {code!r} in orchestration/lib/trace.py")
+    ind = info[0]
+    rule = RULES[code]
+    published = _rows(
+        con.execute(
+            "select value, numerator, denominator, unit from annual_indicators "
+            "where indicator_code = ? and year = ? and street_code = ?",
+            [code, year, street],
+        )
+    )
+    if not published:
+        streets = [
+            r[0] for r in con.execute("select street_code from dim_street order by 1").fetchall()
+        ]
+        years = [
+            r[0]
+            for r in con.execute(
+                "select distinct year from annual_indicators order by 1"
+            ).fetchall()
+        ]
+        raise TraceError(
+            f"no published figure for {code} {year} {street} (years: {years}; streets: "
+            f"{DISTRICT}, {', '.join(streets)})"
+        )
+    pub = published[0]
+
+    # contributing rows
+    street_filter = "" if street == DISTRICT else " and street_code = $street"
+    params = {"year": year} | ({} if street == DISTRICT else {"street": street})
+    den = rule.denominator or "false"
+    measure = f", {rule.measure_column}" if rule.measure_column else ""
+    detail = "".join(f", {c}" for c in rule.detail if c != rule.measure_column)
+    select = (
+        f"select street_code, {rule.key} as natural_key, "
+        f"coalesce({rule.numerator}, false) as in_numerator, "
+        f"coalesce({den}, false) as in_denominator{measure}{detail}, "
+        f"{', '.join(PROVENANCE)}, _key_row_count from {rule.table} "
+        f"where year = $year{street_filter}"
+    )
+    rows = _rows(
+        con.execute(
+            f"select * from ({select}) where in_numerator or in_denominator "
+            "order by street_code, _source_file, _source_sheet, _source_row",
+            params,
+        )
+    )
+    count = recount(rule, ind["aggregation"], rows)
+    matches = all(_same(count[k], pub[k]) for k in ("value", "numerator", "denominator"))
+    count = {k: _num(v) for k, v in count.items()} | {"matches": matches}
+
+    excluded = _excluded(con, rule, ind["report_kind"], year, street, params, street_filter)
+    manifest = manifest if manifest is not None else load_manifest()
+    models, source_uid = model_chain(manifest, ind["domain"], rule.table)
+    source_table = manifest["sources"][source_uid]["name"] if source_uid else ind["report_kind"]
+    return Trace(
+        indicator_code=code,
+        name_zh=ind["name_zh"],
+        year=year,
+        street_code=street,
+        unit=ind["unit"],
+        aggregation=ind["aggregation"],
+        definition=ind["definition"],
+        report_kind=ind["report_kind"],
+        published={k: _num(pub[k]) for k in ("value", "numerator", "denominator")},
+        rule={
+            "table": f"main.{rule.table}",
+            "numerator": rule.numerator,
+            "denominator": rule.denominator,
+            "measure": rule.measure,
+            "street": "all streets" if street == DISTRICT else f"street_code = '{street}'",
+        },
+        recount=count,
+        formula=_formula(ind["aggregation"], rule, count),
+        assets=[
+            f"landing/{source_table} (ingest)",
+            "warehouse_models (dbt build: "
+            + " → ".join(m for m in models if not m.startswith("source "))
+            + ")",
+            "published_mart (published/mart.duckdb)",
+            "published_parquet (published/parquet/)",
+        ],
+        models=models,
+        column_lineage=column_lineage(
+            manifest, code, ind["domain"], ind["aggregation"], source_uid
+        ),
+        contributing_rows=rows,
+        excluded_rows=excluded,
+    )
+
+
+def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street_filter):
+    out: list[dict[str, Any]] = []
+    for r in _rows(
+        con.execute(
+            "select street_code, reason_code, reason, _source_file, _source_sheet, _source_row, "
+            "_file_sha256, _superseded_by from audit.quarantined_rows "
+            f"where report_kind = $kind and year = $year{street_filter} "
+            "order by street_code, _source_file, _source_sheet, _source_row",
+            params | {"kind": kind},
+        )
+    ):
+        out.append({"category": "quarantined", "natural_key": None} | r)
+    for r in _rows(
+        con.execute(
+            "select street_code, natural_key, exclusion_reason as reason_code, "
+            "_source_file, _source_sheet, _source_row, _file_sha256, _superseded_by, "
+            "winning_street_code, winning_source_file, winning_source_sheet, winning_source_row "
+            f"from audit.excluded_rows where report_kind = $kind and year = $year{street_filter} "
+            "order by street_code, _source_file, _source_sheet, _source_row",
+            params | {"kind": kind},
+        )
+    ):
+        where = r.pop("winning_source_file")
+        reason = {
+            "superseded_file": f"file superseded by the resubmission {r['_superseded_by']}",
+            "duplicate_key": "the same key counts from a later row",
+            "attributed_to_other_street": "member counts for street "
+            f"{r['winning_street_code']} (latest collection)",
+        }.get(r["reason_code"], r["reason_code"])
+        if where:
+            reason += f"; counted row: {where}"
+            if r["winning_source_sheet"]:
+                reason += f" [{r['winning_source_sheet']}]"
+            reason += f" row {r['winning_source_row']}"
+        for k in ("winning_street_code", "winning_source_sheet", "winning_source_row"):
+            r.pop(k)
+        out.append({"category": r["reason_code"], "reason": reason} | r)
+    if rule.outside:
+        date_col = rule.detail[0]
+        for r in _rows(
+            con.execute(
+                f"select street_code, {rule.key} as natural_key, {date_col} as date, "
+                f"{', '.join(PROVENANCE[:4])} from {rule.table} "
+                f"where year = $year{street_filter} and coalesce({rule.outside}, false) "
+                "order by street_code, _source_file, _source_sheet, _source_row",
+                params,
+            )
+        ):
+            date = r.pop("date")
+            out.append(
+                {
+                    "category": "outside_year",
+                    "reason_code": "outside_year",
+                    "reason": f"{date_col} {date} is not in {year}",
+                }
+                | r
+            )
+    return out
+
+
+def _num(value: Any) -> Any:
+    if value is None:
+        return None
+    d = Decimal(str(value))
+    return int(d) if d == d.to_integral_value() else d
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text = f"{Decimal(str(value)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _formula(aggregation: str, rule: Rule, count: dict[str, Any]) -> str:
+    what = {
+        "count": "number of rows",
+        "sum": f"sum of {rule.measure_column}",
+        "distinct": f"number of distinct non-null {rule.measure_column}",
+    }[rule.measure.partition(":")[0]]
+    num = f"numerator = {what} where {rule.numerator} = {_fmt(count['numerator'])}"
+    if aggregation != "ratio":
+        return f"value = {num}"
+    den = f"denominator = {what} where {rule.denominator} = {_fmt(count['denominator'])}"
+    return (
+        f"value = round(100 × numerator / denominator, 1) = round(100 × "
+        f"{_fmt(count['numerator'])} / {_fmt(count['denominator'])}, 1) = {_fmt(count['value'])}"
+        f"\n  {num}\n  {den}"
+    )
+
+
+# ------------------------------------------------------------------------------------ output
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return _fmt(value)
+    return str(value)
+
+
+def render_text(t: Trace, limit: int | None = 20) -> str:
+    where = "district (all streets)" if t.street_code == DISTRICT else f"street {t.street_code}"
+    pub = t.published
+    lines = [
+        f"{t.indicator_code} {t.name_zh} — {t.year}, {where}",
+        f"  published value: {_fmt(pub['value'])} {t.unit}"
+        + (
+            f"  (numerator {_fmt(pub['numerator'])}, denominator {_fmt(pub['denominator'])})"
+            if t.aggregation == "ratio"
+            else ""
+        ),
+        f"  definition: {t.definition}",
+        f"  report kind: {t.report_kind}; aggregation: {t.aggregation}",
+        "",
+        "Formula (recount from the contributing rows below):",
+        f"  {t.formula}",
+        f"  over {t.rule['table']} where year = {t.year} and {t.rule['street']}",
+        f"  recount = {_fmt(t.recount['value'])} — "
+        + ("MATCHES the published value" if t.matches else "DOES NOT MATCH the published value"),
+        "",
+        "Assets (Dagster, `make dev` → Global asset lineage):",
+        *[f"  {i + 1}. {a}" for i, a in enumerate(t.assets)],
+        "",
+        "dbt models (dbt_project/target/manifest.json, `gonghui docs`):",
+        "  " + " → ".join(t.models),
+        "",
+        "Column lineage:",
+    ]
+    for step in t.column_lineage:
+        lines.append(f"  {step['model']}.{step['column']} = {step['expression']}")
+    lines += ["", f"Contributing rows: {len(t.contributing_rows)}"]
+    lines += _table(t.contributing_rows, limit)
+    lines += ["", f"Rows that did not count: {len(t.excluded_rows)}"]
+    by_cat: dict[str, int] = {}
+    for r in t.excluded_rows:
+        by_cat[r["category"]] = by_cat.get(r["category"], 0) + 1
+    lines += [f"  {k}: {v}" for k, v in sorted(by_cat.items())]
+    lines += _table(
+        [
+            {
+                k: r.get(k)
+                for k in (
+                    "category",
+                    "street_code",
+                    "natural_key",
+                    "_source_file",
+                    "_source_sheet",
+                    "_source_row",
+                    "reason",
+                )
+            }
+            for r in t.excluded_rows
+        ],
+        limit,
+    )
+    if limit is not None and (len(t.contributing_rows) > limit or len(t.excluded_rows) > limit):
+        lines += ["", "(lists cut; --limit 0 shows all rows, --format csv|json exports them)"]
+    return "\n".join(lines)
+
+
+def _table(rows: list[dict[str, Any]], limit: int | None) -> list[str]:
+    if not rows:
+        return []
+    from orchestration.lib.query import Result, format_table
+
+    shown = rows if not limit else rows[:limit]
+    columns = list(shown[0])
+    result = Result(columns, [tuple(_cell(r.get(c)) for c in columns) for r in shown])
+    return ["  " + line for line in format_table(result).splitlines()[:-1]] + (
+        [f"  … {len(rows) - len(shown)} more"] if len(shown) < len(rows) else []
+    )
+
+
+def rows_for_export(t: Trace) -> list[dict[str, Any]]:
+    """Contributing and excluded rows in one list (``role`` tells which)."""
+    out = [{"role": "contributing"} | r for r in t.contributing_rows]
+    out += [{"role": "excluded"} | r for r in t.excluded_rows]
+    return out
+
+
+def render_csv(t: Trace) -> str:
+    rows = rows_for_export(t)
+    columns: list[str] = []
+    for r in rows:
+        columns += [c for c in r if c not in columns]
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _cell(v) for k, v in r.items()})
+    return buffer.getvalue()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def render_json(t: Trace) -> str:
+    doc = asdict(t)
+    return json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default)

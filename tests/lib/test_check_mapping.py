@@ -1,0 +1,140 @@
+"""``gonghui check-mapping``: a dry reading of one file against the mapping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_credit_code
+from onboarding_example import (
+    CASES_SHEET,
+    COMPANIES_SHEET,
+    HR_CC1,
+    HR_COMPANIES_FILE,
+    HR_FILE,
+    hr_export,
+    onboarded_mapping,
+)
+
+from orchestration.cli import main
+from orchestration.lib.check_mapping import CheckMappingError, check_file, column_letter
+from orchestration.lib.mapping import load_mapping
+
+CC = make_credit_code("91440300MA5F00001")
+
+
+def test_an_unknown_template_is_reported_unrecognised(landing, mapping):
+    check = check_file(hr_export(landing), mapping=mapping)
+    assert not check.ok
+    assert check.result.status == "unrecognised"
+    assert check.template is None
+    text = check.render()
+    assert "template: none" in text and "UNRECOGNISED" in text
+
+
+def test_the_onboarded_template_reports_kinds_columns_and_quarantine(landing, tmp_path):
+    mapping = load_mapping(onboarded_mapping(tmp_path))
+    check = check_file(hr_export(landing), mapping=mapping, street=None)
+    assert check.ok and (check.street, check.year) == ("pingdi", 2021)
+    assert check.template.name == "pingdi_hr_platform"
+    doc = check.to_dict()
+    assert doc["kind"] == "dispute_cases"
+    [cases] = doc["sheets"]
+    assert (cases["sheet"], cases["kind"], cases["header_row"]) == ("Cases", "dispute_cases", 5)
+    columns = {c["header"]: (c["column"], c["field"], c["unit"]) for c in cases["columns"]}
+    assert columns["Recovered (10k CNY)"] == ("H", "recovered_amount", "万元")
+    assert columns["Remarks"] == ("I", None, None)
+    assert cases["missing_required"] == [] and cases["fields_without_column"] == ["closed_on"]
+    assert doc["rows"] == {"data": 3, "loaded": 2, "quarantined": 1, "skipped": 0}
+    [bad] = doc["quarantine"]
+    assert (bad["sheet"], bad["row"], bad["reason_code"]) == ("Cases", 8, "unknown_category")
+    assert "PARKING" in bad["reason"]
+    first = doc["loaded_preview"]["dispute_cases"][0]
+    assert (first["dispute_type"], first["outcome"], first["recovered_amount"]) == (
+        "欠薪",
+        "调解成功",
+        "12345.0",
+    )
+    companies = check_file(landing.root / "2021" / "pingdi" / HR_COMPANIES_FILE, mapping=mapping)
+    assert companies.result.kind == "enterprise_register"
+    preview = companies.to_dict()["loaded_preview"]["enterprise_register"]
+    assert [(r["has_union"], r["has_worker_council"]) for r in preview] == [
+        ("True", "True"),
+        ("False", "False"),
+    ]
+    text = check.render()
+    for expected in (
+        "template: pingdi_hr_platform",
+        "recognised as: dispute_cases (劳资纠纷调处台账)",
+        "H  Recovered (10k CNY)  → recovered_amount  unit 万元",
+        "Remarks              → — unmapped (ignored)",
+        "sheet 'Cases' row 8: Type (dispute_type): value not in the code list 'PARKING'",
+        "sheet 'Read me' skipped",
+    ):
+        assert expected in text, text
+
+
+def test_a_workbook_mixing_kinds_is_rejected_with_its_sheets_named(landing, tmp_path):
+    mapping = load_mapping(onboarded_mapping(tmp_path))
+    path = landing.xlsx(
+        "pingdi", "Pingdi_HR_export_all.xlsx", {"Cases": CASES_SHEET, "Companies": COMPANIES_SHEET}
+    )
+    check = check_file(path, mapping=mapping)
+    assert (check.result.status, check.result.reason_code) == ("rejected", "several_kinds")
+    assert "'Cases' → dispute_cases, 'Companies' → enterprise_register" in check.result.reason
+    assert [lay.kind for lay in check.result.layouts] == ["dispute_cases", "enterprise_register"]
+    assert "sheet 'Companies': enterprise_register, header on row 5" in check.render()
+
+
+def test_required_columns_missing_are_named(landing, mapping):
+    path = landing.csv(
+        "buji", "纠纷.csv", [["案件编号", "受理日期", "企业名称"], ["A1", "2021-01-02", "甲"]]
+    )
+    check = check_file(path, mapping=mapping)
+    assert check.result.status == "rejected"
+    [layout] = check.result.layouts
+    assert layout.missing_required == ["workers_involved", "recovered_amount"]
+    assert "required fields missing: workers_involved, recovered_amount" in check.render()
+
+
+def test_a_file_outside_the_landing_root_needs_street_and_year(tmp_path, mapping, landing):
+    loose = tmp_path / "export.csv"
+    loose.write_text("统一社会信用代码,企业名称,职工人数,是否建会\n" + f"{CC},甲,120,是\n", "utf-8")
+    with pytest.raises(CheckMappingError, match="--street and --year"):
+        check_file(loose, mapping=mapping)
+    check = check_file(loose, mapping=mapping, street="buji", year=2021)
+    assert check.ok and check.result.kind == "enterprise_register"
+    assert check.path == loose.resolve()
+    # options override the folder the file sits in; the file itself is never touched
+    inside = hr_export(landing)
+    before = inside.read_bytes()
+    assert check_file(inside, mapping=mapping, street="buji").street == "buji"
+    assert inside.read_bytes() == before
+
+
+def test_cli_prints_the_report_and_writes_nothing(landing, tmp_path, monkeypatch, capsys):
+    warehouse = tmp_path / "warehouse"
+    monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(warehouse))
+    monkeypatch.setenv("GONGHUI_MAPPING", str(onboarded_mapping(tmp_path)))
+    path = hr_export(landing)
+    assert main(["check-mapping", str(path)]) == 0
+    assert "template: pingdi_hr_platform" in capsys.readouterr().out
+    assert main(["check-mapping", str(path), "--json", "--rows", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["loaded_preview"]["dispute_cases"][0]["credit_code"] == HR_CC1
+    assert len(doc["loaded_preview"]["dispute_cases"]) == 1
+    assert main(["check-mapping", str(tmp_path / "missing.xlsx")]) == 2
+    assert not warehouse.exists()
+    monkeypatch.delenv("GONGHUI_MAPPING")
+    assert main(["check-mapping", str(path)]) == 1  # the default mapping cannot read it
+    assert HR_FILE in capsys.readouterr().out
+
+
+def test_column_letters():
+    assert [column_letter(c) for c in ("c0", "c25", "c26", "c27", "x")] == [
+        "A",
+        "Z",
+        "AA",
+        "AB",
+        "x",
+    ]

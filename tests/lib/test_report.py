@@ -1,0 +1,146 @@
+"""``gonghui report``: the report's wording rule, the HTML page, and the page as Chromium
+renders it."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from published_demo import PUBLISHED_GROUP, build_published_demo
+
+from orchestration.lib import report as rp
+from orchestration.lib.phrasing import Style, phrase, phrase_indicator
+
+SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec" / "indicators.csv"
+SPEC_ROWS = list(csv.DictReader(SPEC.open(encoding="utf-8")))
+
+pytestmark = pytest.mark.xdist_group(PUBLISHED_GROUP)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    return build_published_demo(tmp_path_factory)
+
+
+needs_chromium = pytest.mark.skipif(
+    rp.find_chromium() is None,
+    reason="Chromium is not installed (apt-get install chromium fonts-wqy-zenhei; "
+    "see docs/ci-system-packages.txt)",
+)
+
+
+@pytest.mark.parametrize("row", SPEC_ROWS, ids=[r["indicator_code"] for r in SPEC_ROWS])
+def test_phrase_reproduces_the_2021_report(row):
+    value = row["demo_2021_value"].split(" ")[0]  # '99.8 (2042/2046)' → '99.8'
+    assert phrase_indicator(row["indicator_code"], row["unit"], value) == row["report_2021_phrase"]
+
+
+@pytest.mark.parametrize(
+    ("value", "style", "expected"),
+    [
+        (0, Style("approx", "场"), "0 场"),
+        (30, Style("approx", "场"), "30 场"),
+        (29, Style("approx", "场"), "近 30 场"),
+        (27, Style("approx", "场"), "20 余场"),
+        (301, Style("approx", "人次"), "300 人次"),
+        (7, Style("approx", "次"), "7 次"),
+        (1850, Style("approx", "名"), "1800 多名"),
+        (1990, Style("approx", "人"), "近 2000 人"),
+        (20046, Style("approx", "人次"), "2 万人次"),
+        (64000, Style("approx", "人"), "逾 6 万人"),
+        (990000, Style("approx", "元"), "近 100 万元"),
+        (995000, Style("approx", "元"), "近 100 万元"),
+        (999000, Style("approx", "元"), "100 万元"),
+        (1_250_000, Style("approx", "元"), "100 余万元"),
+        (12_500_000, Style("approx", "元"), "1200 余万元"),
+        (15008, Style("rounded", "条"), "逾 1 万条"),
+        (2_495_000, Style("rounded", "条"), "250 万条"),
+        (893624, Style("amount", "元"), "89.36 万元"),
+        (9876.5, Style("amount", "元"), "9876.5 元"),
+        (Decimal("66.70"), Style("pct", "%"), "66.7%"),
+        (100, Style("pct", "%"), "100%"),
+        (None, Style("exact", "宗"), "—"),
+    ],
+)
+def test_phrase_rule(value, style, expected):
+    assert phrase(value, style) == expected
+
+
+def test_target_and_change():
+    target = rp.parse_target(">= 95", Decimal("96.0"))
+    assert target.value == 95 and target.met and target.progress_pct == 100
+    target = rp.parse_target("100 (基本实现全覆盖)", Decimal("99.8"))
+    assert target.value == 100 and not target.met and target.progress_pct == Decimal("99.8")
+    assert rp.parse_target(None, Decimal(1)) is None
+    assert rp.change_text(Decimal(96), Decimal("90.5"), "pct")[0] == "+5.5 个百分点"
+    assert rp.change_text(Decimal(22), Decimal(24), "cases") == ("-8.3%", "down")
+
+
+@pytest.fixture(scope="module")
+def report_2021(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report-2021.html"
+    proc = demo.gonghui("report", "--year", "2021", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with duckdb.connect(str(demo.mart), read_only=True) as con:
+        expected = {
+            code: phrase_indicator(code, unit, value)
+            for code, unit, value in con.execute(
+                "select indicator_code, unit, value from annual_indicators "
+                "where year = 2021 and street_code = 'district'"
+            ).fetchall()
+        }
+    return out, expected
+
+
+def _figures(page: str) -> dict[str, str]:
+    spans = re.findall(r'<span class="figure" data-indicator="([a-z0-9_]+)">([^<]*)</span>', page)
+    return {code: html.unescape(text) for code, text in spans}
+
+
+def test_html_is_self_contained_with_every_indicator(report_2021):
+    out, expected = report_2021
+    page = out.read_text(encoding="utf-8")
+    assert _figures(page) == expected
+    assert len(expected) == 30
+    assert page.count("<svg") == 30  # a bar chart by street per indicator, grouped by domain
+    assert "2020 年" in page and "同比" in page  # year-on-year against the previous year
+    assert "2022 年目标完成进度" in page and "百人以上企业建会率" in page
+    # self-contained: no script, stylesheet, image or font fetched from anywhere
+    assert not re.search(r"<script|<link|<img|@import|url\(", page)
+    assert "WenQuanYi Zen Hei" in page and "Noto Sans CJK SC" in page
+
+
+def test_previous_year_missing_is_fine(demo, tmp_path):
+    out = tmp_path / "r2020.html"
+    proc = demo.gonghui("report", "--year", "2020", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "同比" not in out.read_text(encoding="utf-8")
+    missing = demo.gonghui("report", "--year", "1999", "--out", str(out))
+    assert missing.returncode == 2 and "no published figures" in missing.stderr
+
+
+@needs_chromium
+def test_chromium_renders_the_figures(report_2021):
+    out, expected = report_2021
+    dom = rp.dump_dom(out)
+    assert _figures(dom) == expected
+    assert "龙岗区总工会2021年工作数据报告" in dom
+
+
+@needs_chromium
+def test_screenshot_and_pdf(report_2021, tmp_path):
+    out, _ = report_2021
+    png = rp.screenshot(out, tmp_path / "page.png", height=1600)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    pdf = rp.print_pdf(out, tmp_path / "page.pdf")
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    # a CJK font was found and embedded (subset) by the PDF printer
+    assert re.search(rb"/FontName\s*/[A-Z]{6}\+(WenQuanYi|Noto|Source|Droid)", data), (
+        "no CJK font in the PDF: install fonts-wqy-zenhei (docs/ci-system-packages.txt)"
+    )
