@@ -17,15 +17,7 @@ renamed as (
         cast(aid_type as varchar) as aid_type,
         cast(person_key as varchar) as person_key,
         cast(amount as decimal(18, 2)) as amount,
-        cast(_period_label as varchar) as _period_label,
-        cast(_period_end as date) as _period_end,
-        cast(_superseded_by as varchar) as _superseded_by,
-        cast(_source_file as varchar) as _source_file,
-        cast(_source_sheet as varchar) as _source_sheet,
-        cast(_source_row as integer) as _source_row,
-        cast(_file_sha256 as varchar) as _file_sha256,
-        cast(_run_id as varchar) as _run_id,
-        cast(_ingested_at as timestamp) as _ingested_at
+        {{ landing_provenance_columns() }}
     from source
 
 )
