@@ -39,7 +39,7 @@ lint: install
 	$(BIN)/sqlfluff lint dbt_project
 
 unit: install
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 ## make dev — Dagster UI on http://localhost:3000 with the same instance `gonghui run` records in
 dev: install

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from orchestration.lib.identifiers import is_valid_credit_code, is_valid_id_number
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "docs" / "spec" / "indicators.csv"
@@ -102,10 +105,27 @@ def test_every_indicator_street_and_year_present(demo_run):
     assert counts == [(2020, 12, 30, 360), (2021, 12, 30, 360)]
 
 
+#: candidate patterns; a hit counts only if the value is really such a number (below)
 PII_PATTERNS = {
-    "identity number": r"(^|[^0-9a-fA-F])[0-9]{17}[0-9Xx]([^0-9a-fA-F]|$)",
-    "phone number": r"(^|[^0-9a-fA-F])1[3-9][0-9]{9}([^0-9a-fA-F]|$)",
+    # 6-digit region, birth date 19xx/20xx, sequence, check character (GB 11643)
+    "identity number": (
+        r"(^|[^0-9A-Za-z])[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+        r"[0-9]{3}[0-9Xx]([^0-9A-Za-z]|$)"
+    ),
+    "phone number": r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)",
 }
+
+
+def _is_pii(label: str, text: str) -> bool:
+    """Confirm a regex hit: an identity number must carry a valid check digit and must not be
+    a valid credit code (some credit codes are all digits)."""
+    if label == "phone number":
+        return True
+    for match in re.finditer(r"[0-9]{17}[0-9Xx]", text):
+        token = match.group(0).upper()
+        if is_valid_id_number(token) and not is_valid_credit_code(token):
+            return True
+    return False
 
 
 @pytest.mark.parametrize("database", ["gonghui.duckdb", "published/mart.duckdb"])
@@ -119,11 +139,12 @@ def test_no_identity_or_phone_number_in_any_table(demo_run, database):
         ).fetchall()
         for schema, table, column in columns:
             for label, pattern in PII_PATTERNS.items():
-                hit = con.execute(
-                    f'select "{column}" from "{schema}"."{table}" '
-                    f'where regexp_matches("{column}", ?) limit 1',
+                hits = con.execute(
+                    f'select distinct "{column}" from "{schema}"."{table}" '
+                    f'where regexp_matches("{column}", ?) limit 1000',
                     [pattern],
-                ).fetchone()
-                if hit:
-                    findings.append(f"{schema}.{table}.{column}: {label} like {hit[0]!r}")
+                ).fetchall()
+                confirmed = [h[0] for h in hits if _is_pii(label, h[0])]
+                if confirmed:
+                    findings.append(f"{schema}.{table}.{column}: {label} like {confirmed[0]!r}")
     assert not findings, "\n".join(findings)
