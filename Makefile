@@ -39,6 +39,8 @@ lint: install
 	$(BIN)/sqlfluff lint dbt_project
 
 unit: install
+	# refresh the dbt manifest once, before the workers start (they would each re-parse)
+	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 ## make dev — Dagster UI on http://localhost:3000 with the same instance `gonghui run` records in
