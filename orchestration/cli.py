@@ -53,6 +53,19 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
+def _up_to_date_message(manifest: dict, settings: Settings, started: float) -> str:
+    return "\n".join(
+        [
+            f"gonghui run — {time.perf_counter() - started:.1f} s: UP TO DATE, no run needed",
+            f"  nothing changed since the publication of run {manifest.get('run_id')} "
+            f"({manifest.get('published_at')}): same landing files "
+            f"({len(manifest.get('inputs') or [])}), mapping, dbt project, quality gate and code",
+            f"  the published mart stays in place: {settings.published_mart}",
+            "  (`gonghui run --full-refresh` re-reads and rebuilds everything anyway)",
+        ]
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not _has_files(settings.raw_dir):
@@ -62,8 +75,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    home = _prepare_dagster_home(settings)
     started = time.perf_counter()
+    streets = None
+    if not args.full_refresh:
+        from orchestration.lib.fingerprint import pending_work
+
+        work = pending_work(settings)
+        if work.nothing_to_do:
+            print(_up_to_date_message(work.up_to_date_with, settings, started))
+            return 0
+        if work.changed_streets and not work.unplaced_changed:
+            streets = work.changed_streets
+    home = _prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
@@ -72,12 +95,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def(GONGHUI_JOB_NAME)
-    result = job.execute_in_process(instance=instance, raise_on_error=False, **run_options(args))
-    summary = RunSummary.collect(result, settings, elapsed=time.perf_counter() - started)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, **run_options(args, streets)
+    )
+    summary = RunSummary.collect(
+        result, settings, elapsed=time.perf_counter() - started, instance=instance
+    )
     summary.record_decision()  # published/decisions/<run id>.json, published or blocked
     print(summary.render(dagster_home=home))
     after_run(instance, result.run_id)
-    return 0 if summary.published else 1
+    return 0 if summary.published or summary.up_to_date_with else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--full-refresh",
         action="store_true",
-        help="re-read every street (default: only streets whose files changed by content hash)",
+        help="re-read every street and rebuild every model (default: only streets whose files "
+        "changed by content hash; nothing downstream when nothing changed since the last "
+        "publication)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -18,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 
-def run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``execute_in_process`` options of a ``gonghui run``: every street partition, one run."""
+def run_options(args: argparse.Namespace, streets: list[str] | None = None) -> dict[str, Any]:
+    """``execute_in_process`` options of a ``gonghui run``: one run over the range of street
+    partitions covering ``streets`` (default: every street)."""
     from orchestration.defs.ingest.partitions import partition_range_tags
 
     full_refresh = bool(getattr(args, "full_refresh", False))
     return {
-        "tags": {**partition_range_tags(), "gonghui/trigger": "cli"},
-        "run_config": {"ops": {"landing_tables": {"config": {"full_refresh": full_refresh}}}},
+        "tags": {**partition_range_tags(streets), "gonghui/trigger": "cli"},
+        "run_config": {
+            "ops": {
+                op: {"config": {"full_refresh": full_refresh}}
+                for op in ("landing_tables", "warehouse_models")
+            }
+        },
     }
 
 

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 
+from orchestration.lib.fingerprint import UP_TO_DATE_TAG
+
 log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "GONGHUI_ALERT_WEBHOOK"
@@ -87,9 +89,10 @@ def _first_line(text: str | None, limit: int = 300) -> str:
 
 def alert_for_run(instance: dg.DagsterInstance, run_id: str) -> Alert | None:
     """The alert a finished run deserves: ``None`` when it succeeded and published (or was
-    not meant to publish, e.g. an ingestion-only run)."""
+    not meant to publish, e.g. an ingestion-only run, or found nothing changed since the
+    last publication)."""
     run = instance.get_run_by_id(run_id)
-    if run is None:
+    if run is None or UP_TO_DATE_TAG in run.tags:
         return None
     types = {
         dg.DagsterEventType.STEP_FAILURE,

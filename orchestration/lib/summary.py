@@ -72,11 +72,15 @@ class RunSummary:
     published_path: Path | None = None
     data_docs: Path | None = None
     decision_path: Path | None = None
+    #: run id of the publication this run found the inputs unchanged from (nothing rebuilt)
+    up_to_date_with: str | None = None
 
     @classmethod
-    def collect(cls, result, settings: Settings, elapsed: float) -> RunSummary:
-        """Read the outcome from the Dagster run result and the working database."""
+    def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
+        """Read the outcome from the Dagster run result (and its stored run in ``instance``)
+        and the working database."""
         from orchestration.defs.publish.assets import PUBLISHED_MART_KEY
+        from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
         materialized = {e.asset_key for e in result.get_asset_materialization_events()}
         summary = cls(
@@ -86,6 +90,10 @@ class RunSummary:
             elapsed=elapsed,
             published_path=settings.published_mart,
         )
+        # the tag is added during the run: read the stored run, not the one launched
+        run = instance.get_run_by_id(result.run_id) if instance is not None else None
+        tags = (run or result.dagster_run).tags
+        summary.up_to_date_with = tags.get(UP_TO_DATE_TAG) if result.success else None
         summary.checks = check_outcomes(result.get_asset_check_evaluations())
         from orchestration.lib.gate import data_docs_index
 
@@ -136,8 +144,8 @@ class RunSummary:
         """Write ``published/decisions/<run id>.json`` (every run: published or blocked)."""
         from orchestration.lib.publish import write_decision
 
-        if self.published_path is None:
-            return None
+        if self.published_path is None or self.up_to_date_with:
+            return None  # nothing was decided: the publication it matched stands
         published_dir = self.published_path.parent
         self.decision_path = write_decision(
             published_dir,
@@ -195,7 +203,13 @@ class RunSummary:
             lines += [f"    {f}" for f in self.failures]
         if self.data_docs:
             lines.append(f"  Data Docs: {self.data_docs}")
-        if self.published:
+        if self.up_to_date_with:
+            lines.append(
+                f"  UP TO DATE — nothing changed since the publication of run "
+                f"{self.up_to_date_with}; dbt, the gate and publication skipped, "
+                f"{self.published_path} stays in place (`gonghui run --full-refresh` rebuilds)"
+            )
+        elif self.published:
             lines.append(f"  PUBLISHED {self.published_path}")
             lines.append(f"    manifest: {self.published_path.parent / 'manifest.json'}")
         else:

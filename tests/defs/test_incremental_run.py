@@ -5,10 +5,11 @@ landing root, showing per-street incremental runs and config-only onboarding.
    export: its rows reach ``marts.fct_*`` with the right values;
 2. one street's file changes → the next full-range run re-ingests only that street's partition
    and the mart changes accordingly;
-3. an unchanged rerun (ingestion only) ingests nothing.
+3. an unchanged rerun ingests nothing and, the inputs fingerprint being that of the last
+   publication, skips dbt, the checks and publication.
 
-Each full run costs ~40 s (mostly dbt), so the module runs the job twice plus one
-ingestion-only run, and every test reads the recorded outcome.
+Each run that rebuilds costs ~40 s (mostly dbt), so the module runs the job three times (the
+third stops after ingestion) and every test reads the recorded outcome.
 
 The job is ``gonghui_job`` as defined (every asset, every dbt test as a check) minus the
 Great Expectations gate checks: three streets' worth of fixtures cannot pass the district's
@@ -26,6 +27,7 @@ from conftest import Landing, fetch, make_credit_code
 from onboarding_example import HR_CC1, HR_CC2, hr_export, onboarded_mapping
 
 from orchestration.defs.ingest.partitions import STREET_CODES, partition_range_tags
+from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
 CC = make_credit_code("91440300MA5F00001")
 HEADER = ["案件编号", "受理日期", "企业名称", "统一社会信用代码", "涉及人数", "纠纷类型",
@@ -57,6 +59,9 @@ def job_without_gate() -> dg.JobDefinition:
     return dg.Definitions(
         assets=list(defs.assets or []), jobs=[job], resources=defs.resources
     ).resolve_job_def(gonghui_job.name)
+
+
+pytestmark = pytest.mark.xdist_group("pipeline")
 
 
 @pytest.fixture(scope="module")
@@ -105,24 +110,21 @@ def sequence(tmp_path_factory):
         landing.csv("buji", "纠纷.csv", [HEADER, case("B1"), case("B2"), case("B3", 31, "2500")])
         second = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
         after_second = snapshot()
-        ingest_only = job.execute_in_process(
-            instance=instance,
-            tags=tags,
-            asset_selection=[
-                k for k in job.asset_layer.executable_asset_keys if k.path[0] == "landing"
-            ],
-            raise_on_error=False,
-        )
+        published = base / "warehouse" / "published" / "mart.duckdb"
+        published_before = (published.read_bytes(), published.stat().st_mtime_ns)
+        unchanged = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
         after_third = snapshot()
         yield {
-            "runs": (first, second, ingest_only),
+            "runs": (first, second, unchanged),
             "snapshots": (after_first, after_second, after_third),
+            "published": (published_before, (published.read_bytes(), published.stat().st_mtime_ns)),
+            "unchanged_tags": instance.get_run_by_id(unchanged.run_id).tags,
         }
 
 
 def test_the_runs_succeed_with_partitioned_ingest_and_unpartitioned_dbt(sequence):
-    first, second, ingest_only = sequence["runs"]
-    for result in (first, second, ingest_only):
+    first, second, unchanged = sequence["runs"]
+    for result in (first, second, unchanged):
         assert result.success, [e.message for e in result.get_step_failure_events()]
     # one run covers every street partition; dbt and publication are unpartitioned
     partitions = {
@@ -188,10 +190,19 @@ def test_a_changed_file_reingests_only_its_street_and_changes_the_mart(sequence)
             assert after["indicators"][k] == v, k
 
 
-def test_an_unchanged_rerun_ingests_nothing(sequence):
-    ingest_only = sequence["runs"][2]
+def test_an_unchanged_rerun_ingests_nothing_and_rebuilds_nothing(sequence):
+    second, unchanged = sequence["runs"][1:]
     _, after_second, after_third = sequence["snapshots"]
-    ingested, unchanged = scope(ingest_only)
-    assert ingested == [] and unchanged == STREET_CODES
-    assert after_third["runs"] == after_second["runs"]
-    assert after_third["cases"] == after_second["cases"]
+    assert unchanged.success
+    # nothing changed since the second run's publication: no landing table materialized, so
+    # dbt, the checks and publication are skipped and the published mart is left as it was
+    assert not unchanged.get_asset_materialization_events()
+    assert not unchanged.get_asset_check_evaluations()
+    skipped = {
+        e.step_key for e in unchanged.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED
+    }
+    assert {"warehouse_models", "published_mart"} <= skipped
+    assert sequence["unchanged_tags"][UP_TO_DATE_TAG] == second.run_id
+    before, after = sequence["published"]
+    assert before == after
+    assert after_third == after_second

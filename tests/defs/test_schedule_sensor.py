@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.ingest.schedules import nightly_schedule
 from orchestration.defs.ingest.sensors import landing_sensor
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
+from orchestration.lib.fingerprint import current_fingerprint
 from orchestration.lib.ingest import ingest
 from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
 
@@ -75,14 +77,38 @@ def add_run(instance, status: dg.DagsterRunStatus) -> str:
 # ---------------------------------------------------------------------------------- schedule
 
 
-def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance):
+def schedule_tick(instance, warehouse, when=None):
+    when = when or dt.datetime(2022, 1, 7, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources={"warehouse": warehouse}
+    )
+    return nightly_schedule(context)
+
+
+def publish_fingerprint(warehouse) -> None:
+    """Record a publication of the current working database (what ``published_mart`` writes
+    into the manifest), without running dbt."""
+    settings = warehouse.settings()
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        fingerprint = current_fingerprint(con, settings)
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    settings.published_mart.write_bytes(b"")
+    manifest = {
+        "run_id": "run-1",
+        "published_at": "2022-01-06T02:03:00",
+        "fingerprint": fingerprint,
+    }
+    (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance, setup):
+    _landing, warehouse, _mapping = setup
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "Asia/Shanghai"
     assert nightly_schedule.job_name == GONGHUI_JOB_NAME
     assert nightly_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     when = dt.datetime(2022, 1, 6, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    request = nightly_schedule(context)
+    request = schedule_tick(instance, warehouse, when)  # nothing ingested yet: every street
     assert isinstance(request, dg.RunRequest)
     assert (request.tags[START], request.tags[END]) == (STREET_CODES[0], STREET_CODES[-1])
     assert request.partition_key_range == dg.PartitionKeyRange(STREET_CODES[0], STREET_CODES[-1])
@@ -90,10 +116,44 @@ def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance):
     assert request.run_key == when.isoformat()
 
 
-def test_the_schedule_waits_while_a_run_is_in_progress(instance):
+def test_the_schedule_skips_when_nothing_changed_since_the_publication(instance, setup):
+    landing, warehouse, mapping = setup
+    settings = warehouse.settings()
+    settings.warehouse_dir.mkdir(parents=True)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+    # ingested but never published (e.g. the last run was blocked): rebuild and check again
+    assert isinstance(schedule_tick(instance, warehouse), dg.RunRequest)
+
+    publish_fingerprint(warehouse)
+    skip = schedule_tick(instance, warehouse)
+    assert isinstance(skip, dg.SkipReason)
+    assert "nothing changed since the publication of run run-1" in skip.skip_message
+
+    # one street's file changes: a run over that street's partition only
+    landing.csv("bantian", "纠纷.csv", rows("T1", "T2"))
+    request = schedule_tick(instance, warehouse)
+    assert (request.tags[START], request.tags[END]) == ("bantian", "bantian")
+    assert request.tags[CHANGED_STREETS_TAG] == "bantian"
+
+    # the same files, but the quality gate's configuration changed: rebuild every street
+    landing.csv("bantian", "纠纷.csv", rows("T1"))
+    assert isinstance(schedule_tick(instance, warehouse), dg.SkipReason)
+    gate = settings.warehouse_dir / "expectations"
+    shutil.copytree(settings.expectations_dir, gate)
+    (gate / "gate.yml").write_text((gate / "gate.yml").read_text() + "\n# edited\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GONGHUI_EXPECTATIONS_DIR", str(gate))
+        request = schedule_tick(instance, warehouse)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags[CHANGED_STREETS_TAG] == ""
+    assert (request.tags[START], request.tags[END]) == (STREET_CODES[0], STREET_CODES[-1])
+
+
+def test_the_schedule_waits_while_a_run_is_in_progress(instance, setup):
+    _landing, warehouse, _mapping = setup
     run_id = add_run(instance, dg.DagsterRunStatus.STARTED)
-    context = dg.build_schedule_context(instance=instance)
-    skip = nightly_schedule(context)
+    skip = schedule_tick(instance, warehouse)
     assert isinstance(skip, dg.SkipReason) and run_id in skip.skip_message
 
 
@@ -212,7 +272,8 @@ def test_a_missing_landing_root_or_a_broken_mapping_is_a_skip(instance, setup, t
     assert "mapping is invalid" in tick(instance, warehouse).skip_message
 
 
-def test_schedule_and_sensors_are_in_the_definitions():
+def test_schedule_and_sensors_are_in_the_definitions(instance):
+    # (the instance: Dagster resolves definitions against the current instance's state storage)
     from orchestration.definitions import defs
 
     assert defs.resolve_schedule_def("nightly_gonghui").job_name == GONGHUI_JOB_NAME

@@ -9,6 +9,7 @@ asset check; error-severity tests become blocking checks.
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.resources import dbt_project, ensure_manifest
 from orchestration.defs.ingest.resources import WarehouseResource
+from orchestration.lib.fingerprint import dbt_project_sha256
 
 ensure_manifest()
 
@@ -30,17 +32,74 @@ class GonghuiDbtTranslator(DagsterDbtTranslator):
         return f"warehouse_{fqn[1]}" if len(fqn) > 2 else "warehouse"
 
 
+class DbtBuildConfig(dg.Config):
+    """``full_refresh``: rebuild the incremental models from scratch (``--full-refresh``)."""
+
+    full_refresh: bool = False
+
+
+#: what the last successful build was built from, next to its artifacts in the target folder
+BUILD_STATE_FILE = "gonghui_build_state.json"
+
+
+def needs_full_refresh(target_path: Path, project_sha256: str, duckdb_path: Path) -> str | None:
+    """Why the incremental models must be rebuilt from scratch, or ``None``: no successful
+    build recorded for this database, or the dbt project changed since (an incremental
+    model's SQL or a macro it uses may have changed)."""
+    try:
+        state = json.loads((target_path / BUILD_STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no successful build recorded in this warehouse"
+    if state.get("duckdb_path") != str(duckdb_path) or not duckdb_path.exists():
+        return "the working database is not the one last built"
+    if state.get("dbt_project_sha256") != project_sha256:
+        return "the dbt project changed since the last build"
+    return None
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=GonghuiDbtTranslator(),
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
 ):
-    """``dbt build``: seeds, models and tests of the selected lineage, in DAG order."""
-    os.environ["GONGHUI_DUCKDB_PATH"] = str(warehouse.settings().duckdb_path)
-    yield from dbt.cli(["build"], context=context).stream()
+    """``dbt build``: seeds, models and tests of the selected lineage, in DAG order.
+
+    The dbt artifacts go to ``<warehouse>/dbt-target/`` — one folder per working database,
+    reused by every run, so dbt's partial parsing carries over between runs and the project's
+    own ``target/`` does not grow a folder per run. Incremental models are rebuilt from
+    scratch when asked, on the first build into a database and after any change of the dbt
+    project.
+    """
+    settings = warehouse.settings()
+    os.environ["GONGHUI_DUCKDB_PATH"] = str(settings.duckdb_path)
+    target_path = settings.warehouse_dir / "dbt-target"
+    project_sha256 = dbt_project_sha256(Path(dbt_project.project_dir))
+    reason = (
+        "asked (--full-refresh)"
+        if config.full_refresh
+        else needs_full_refresh(target_path, project_sha256, settings.duckdb_path)
+    )
+    args = ["build"]
+    if reason:
+        context.log.info(f"dbt build --full-refresh: {reason}")
+        args.append("--full-refresh")
+    (target_path / BUILD_STATE_FILE).unlink(missing_ok=True)
+    invocation = dbt.cli(args, context=context, target_path=target_path)
+    yield from invocation.stream()
+    if invocation.is_successful():
+        state = {
+            "dbt_project_sha256": project_sha256,
+            "duckdb_path": str(settings.duckdb_path),
+            "run_id": context.run.run_id,
+            "full_refresh": bool(reason),
+        }
+        (target_path / BUILD_STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
 
 
 def mart_model_names() -> list[str]:

@@ -16,6 +16,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.partitions import street_partitions
 from orchestration.defs.ingest.resources import WarehouseResource
+from orchestration.lib.fingerprint import UP_TO_DATE_TAG, up_to_date_publication
 from orchestration.lib.ingest import AUDIT_TABLES, ingest
 from orchestration.lib.mapping import load_mapping
 
@@ -44,7 +45,8 @@ def _description(table: str) -> str:
 
 
 class IngestConfig(dg.Config):
-    """``full_refresh``: re-read every street of the run, changed or not."""
+    """``full_refresh``: re-read every street of the run, changed or not, and rebuild
+    downstream even when nothing changed."""
 
     full_refresh: bool = False
 
@@ -56,6 +58,9 @@ class IngestConfig(dg.Config):
             group_name=INGEST_GROUP,
             description=_description(t),
             kinds={"polars", "duckdb"},
+            # not materialized when nothing changed since the last publication: the run then
+            # skips dbt, the gate and publication (see below)
+            skippable=True,
         )
         for t in RAW_TABLES
     ],
@@ -83,6 +88,11 @@ def landing_tables(
             unplaced=True,
         )
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
+        up_to_date = (
+            None
+            if config.full_refresh or report.streets_ingested
+            else up_to_date_publication(con, settings)
+        )
     for problem in report.problems():
         context.log.warning(problem)
     statuses = report.count_by_status()
@@ -95,6 +105,17 @@ def landing_tables(
         f"files: {statuses}; rows loaded {report.rows_loaded}, "
         f"quarantined {report.rows_quarantined}: {report.quarantine_by_reason()}"
     )
+    if up_to_date:
+        context.log.info(
+            f"nothing changed since the publication of run {up_to_date['run_id']} "
+            f"({up_to_date['published_at']}): same landing files, mapping, dbt project, quality "
+            "gate and code — dbt, the gate and publication are skipped, the published mart "
+            "stays in place (`gonghui run --full-refresh` rebuilds anyway)"
+        )
+        context.instance.add_run_tags(
+            context.run.run_id, {UP_TO_DATE_TAG: str(up_to_date["run_id"])}
+        )
+        return
     for table in RAW_TABLES:
         metadata = {
             "dagster/row_count": counts[table],

@@ -10,6 +10,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import mart_model_names, warehouse_models
 from orchestration.defs.ingest.resources import WarehouseResource
+from orchestration.lib.fingerprint import current_fingerprint
 from orchestration.lib.publish import Publication, input_files, publish_mart
 
 PUBLISH_GROUP = "publish"
@@ -44,8 +45,17 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     settings = warehouse.settings()
     checks = _run_checks(context)
 
+    with warehouse.connect(read_only=True) as con:
+        fingerprint = current_fingerprint(con, settings)
+
     def record(_publication: Publication) -> dict:
-        return {"inputs": input_files(settings.duckdb_path), "checks": checks}
+        return {
+            "inputs": input_files(settings.duckdb_path),
+            "checks": checks,
+            # what the mart is a function of: a later run with the same fingerprint stops
+            # after ingestion (see landing_tables)
+            "fingerprint": fingerprint,
+        }
 
     publication = publish_mart(
         settings.duckdb_path, settings.published_mart, context.run.run_id, record=record
