@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: install run test lint unit dev docs bench clean
+.PHONY: install run test lint unit dev docs bench bench-incremental clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -53,6 +53,10 @@ docs: install
 
 bench: install
 	$(BIN)/python benchmarks/pipeline.py
+
+## make bench-incremental — full run vs nothing changed vs one street changed
+bench-incremental: install
+	$(BIN)/python benchmarks/incremental.py
 
 clean:
 	rm -rf warehouse dbt_project/target dbt_project/logs

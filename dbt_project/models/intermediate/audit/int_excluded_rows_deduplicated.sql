@@ -1,0 +1,122 @@
+-- The rows that lose de-duplication within their (year, street_code), with the reason
+-- and the provenance of the row that counts instead (part of the auditors' trail, see
+-- int_excluded_rows_unioned):
+--   superseded_file     the row's file was replaced by a resubmission (_superseded_by);
+--   duplicate_key       another row with the same natural key in the same (year, street)
+--                       comes from a later period (or wins the deterministic tie-break).
+-- Everything here is within one street, so the model is incremental by street
+-- (macros/incremental_by_street.sql): only the streets whose ingestion runs changed are
+-- recomputed; a change of this SQL needs --full-refresh.
+{%- set kinds = [
+    ('enterprise_register', 'stg_landing__enterprises', 'credit_code'),
+    ('member_roster', 'stg_landing__members', 'person_key'),
+    ('dispute_cases', 'stg_landing__dispute_cases', 'case_no'),
+    ('worker_requests', 'stg_landing__worker_requests', 'request_no'),
+    ('worker_activities', 'stg_landing__worker_activities', 'activity_no'),
+    ('dream_program', 'stg_landing__dream_registrations', 'person_key'),
+    ('hardship_assistance', 'stg_landing__hardship_payments', 'payment_no'),
+    ('care_services', 'stg_landing__care_services', 'service_no'),
+] %}
+{%- set upstream = kinds | map(attribute=1) | list %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=incremental_by_street_pre_hooks(upstream),
+    post_hook=incremental_by_street_post_hooks(upstream),
+) }}
+
+with
+
+{% for kind, model, key in kinds %}
+    {{ kind }}_rows as (
+
+        select
+            year,
+            street_code,
+            report_kind,
+            cast({{ key }} as varchar) as natural_key,
+            _period_label,
+            _period_end,
+            _superseded_by,
+            _source_file,
+            _source_sheet,
+            _source_row,
+            _file_sha256,
+            _run_id,
+            -- rank among the rows of the same key and the same supersession state;
+            -- only non-superseded rows can win
+            row_number() over (
+                partition by year, street_code, {{ key }}, _superseded_by is null
+                order by {{ latest_row_order() }}
+            ) as dedup_rank
+        from {{ ref(model) }} as {{ kind }}
+        {% if is_incremental() %}
+            where {{ street_not_recorded(kind ~ '.street_code') }}
+        {% endif %}
+
+    ),
+
+{% endfor %}
+
+all_rows as (
+
+    {% for kind, model, key in kinds %}
+        select * from {{ kind }}_rows
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+winners as (
+
+    select * from all_rows
+    where _superseded_by is null and dedup_rank = 1
+
+),
+
+excluded as (
+
+    select
+        *,
+        case
+            when _superseded_by is not null then 'superseded_file'
+            else 'duplicate_key'
+        end as exclusion_reason
+    from all_rows
+    where _superseded_by is not null or dedup_rank > 1
+
+),
+
+excluded_with_winner as (
+
+    select
+        excluded.year,
+        excluded.street_code,
+        excluded.report_kind,
+        excluded.natural_key,
+        excluded.exclusion_reason,
+        excluded._period_label,
+        excluded._period_end,
+        excluded._superseded_by,
+        excluded._source_file,
+        excluded._source_sheet,
+        excluded._source_row,
+        excluded._file_sha256,
+        excluded._run_id,
+        winners.street_code as winning_street_code,
+        winners._period_label as winning_period_label,
+        winners._source_file as winning_source_file,
+        winners._source_sheet as winning_source_sheet,
+        winners._source_row as winning_source_row
+    from excluded
+    left join winners
+        on
+            excluded.report_kind = winners.report_kind
+            and excluded.year = winners.year
+            and excluded.street_code = winners.street_code
+            and excluded.natural_key = winners.natural_key
+
+)
+
+select * from excluded_with_winner
