@@ -9,6 +9,7 @@ yuan sums and a year present only in raw.source_files (all zeros).
 
 from __future__ import annotations
 
+import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -235,3 +236,26 @@ def test_schemas_are_not_prefixed(built):
     ).fetchall()}  # fmt: skip
     assert {"raw", "staging", "intermediate", "marts", "reference"} <= schemas
     assert not any(s.startswith("main_") for s in schemas)
+
+
+def test_a_null_in_a_checked_column_fails_its_model_test_naming_the_column(built, tmp_path):
+    """``not_null_columns`` (one test per model, see macros/test_not_null_columns.sql)."""
+    con, _ = built
+    db_path = tmp_path / "nulls.duckdb"
+    shutil.copy(con.execute("pragma database_list").fetchall()[0][2], db_path)
+    with duckdb.connect(str(db_path)) as copy:
+        copy.execute(
+            "update marts.fct_dispute_cases set accepted_on = null "
+            "where street_code = 'pinghu' and case_no = 'C1'"
+        )
+    result = run_dbt(
+        tmp_path, db_path, "test", "--select", "fct_dispute_cases,test_name:not_null_columns"
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "Failure in test not_null_columns_fct_dispute_cases_" in result.stdout, result.stdout
+    failing = duckdb.connect(str(db_path), read_only=True)
+    # the compiled test lists the failing column and its count of NULLs
+    compiled = next((tmp_path / "target" / "compiled").rglob("not_null_columns_fct_dispute*.sql"))
+    rows = failing.execute(compiled.read_text(encoding="utf-8")).fetchall()
+    failing.close()
+    assert rows == [("accepted_on", 1)]
