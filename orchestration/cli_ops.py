@@ -59,10 +59,14 @@ def after_run(instance, run_id: str) -> None:
 
     scope = ingestion_scope(instance, run_id)
     if scope:
+        from orchestration.defs.ingest.partitions import STREET_CODES
+
         ingested, unchanged = scope
+        kept = len(STREET_CODES) - len(ingested)
         print(
-            f"  streets re-ingested: {', '.join(ingested) or 'none'}; "
-            f"unchanged, kept: {len(unchanged)} (`gonghui run --full-refresh` re-reads all)"
+            f"  streets re-ingested: {', '.join(ingested) or 'none'}; the other {kept} kept "
+            f"their rows ({len(unchanged)} checked unchanged in this run; `gonghui run "
+            "--full-refresh` re-reads all)"
         )
     alert = notify(instance, run_id)
     if alert is None:

@@ -9,7 +9,14 @@ The assets are partitioned by street (every reporting year inside a street's par
 single-run backfill policy: one run covers a range of streets and re-reads only those whose
 files were added, changed or removed since the last ingestion (SHA-256 against
 ``raw.source_files``); an unchanged street keeps its rows. The unpartitioned dbt build and
-publication downstream rebuild from all partitions.
+publication downstream rebuild from all partitions (dbt's large models incrementally, by
+street).
+
+When nothing was re-ingested and the inputs fingerprint (landing files, mapping, dbt project,
+gate configuration, code version; :mod:`orchestration.lib.fingerprint`) equals the one of the
+last publication, no asset is materialized: the specs are skippable, so Dagster skips dbt, the
+checks and publication, and the run is tagged ``gonghui/up_to_date_with`` = that publication's
+run id. (``gonghui run`` and the nightly schedule check this before starting a run at all.)
 """
 
 import dagster as dg
