@@ -143,13 +143,14 @@ def test_sql_while_publications_swap_the_mart(demo):
 
 
 def test_sql_while_gonghui_run_is_running(demo, tmp_path):
-    """A whole `gonghui run` (ingest, dbt build, checks, publication) runs while analysts query:
-    no query fails or waits for the run."""
+    """A whole `gonghui run --full-refresh` (ingest, dbt build, checks, publication) runs while
+    analysts query: no query fails or waits for the run. (Without --full-refresh a run on
+    unchanged files would stop at once: nothing to rebuild.)"""
     query = "select count(*) as n from annual_indicators where year = 2021"
     log = tmp_path / "run.log"
     with log.open("w") as sink:
         run = subprocess.Popen(
-            [str(GONGHUI), "run"],
+            [str(GONGHUI), "run", "--full-refresh"],
             env=demo.env,
             stdout=sink,
             stderr=subprocess.STDOUT,

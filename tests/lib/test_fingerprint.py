@@ -1,0 +1,180 @@
+"""What decides how much of a run is needed: tree hashes, the inputs fingerprint, the work
+pending before a run (``orchestration/lib/fingerprint.py``), the full-refresh decision of the
+dbt asset and ``gonghui run``'s early stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import PII_KEY, make_credit_code
+
+from orchestration.lib.fingerprint import (
+    current_fingerprint,
+    dbt_project_sha256,
+    pending_work,
+    tree_sha256,
+)
+from orchestration.lib.ingest import ingest
+from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
+from orchestration.lib.settings import Settings
+
+CC = make_credit_code("91440300MA5F00001")
+HEADER = ["案件编号", "受理日期", "企业名称", "统一社会信用代码", "涉及人数", "挽回经济损失（元）"]
+GONGHUI = Path(sys.executable).with_name("gonghui")
+
+
+def rows(*cases):
+    return [HEADER, *[[c, "2021-03-05", "甲公司", CC, 3, "100"] for c in cases]]
+
+
+def test_tree_hash_follows_contents_and_ignores_generated_folders(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "a.sql").write_text("select 1")
+    before = tree_sha256(tmp_path)
+    for generated in ("target", "logs", "uncommitted", "__pycache__"):
+        (tmp_path / generated).mkdir()
+        (tmp_path / generated / "x.json").write_text("{}")
+    assert tree_sha256(tmp_path) == before
+    (tmp_path / "models" / "a.sql").write_text("select 2")
+    assert tree_sha256(tmp_path) != before
+    (tmp_path / "models" / "a.sql").write_text("select 1")
+    (tmp_path / "models" / "a.sql").rename(tmp_path / "models" / "b.sql")
+    assert tree_sha256(tmp_path) != before, "a renamed model is another model"
+
+
+def test_dbt_project_hash_covers_models_macros_and_project_file(tmp_path):
+    for folder in ("models", "macros"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "models" / "m.sql").write_text("select 1")
+    (tmp_path / "macros" / "x.sql").write_text("{% macro x() %}1{% endmacro %}")
+    (tmp_path / "dbt_project.yml").write_text("name: p\n")
+    base = dbt_project_sha256(tmp_path)
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text("{}")
+    (tmp_path / "profiles.yml").write_text("threads: 4\n")  # where, not what, dbt builds
+    assert dbt_project_sha256(tmp_path) == base
+    (tmp_path / "macros" / "x.sql").write_text("{% macro x() %}2{% endmacro %}")
+    assert dbt_project_sha256(tmp_path) != base
+    (tmp_path / "macros" / "x.sql").write_text("{% macro x() %}1{% endmacro %}")
+    (tmp_path / "dbt_project.yml").write_text("name: p\nvars: {a: 1}\n")
+    assert dbt_project_sha256(tmp_path) != base
+
+
+@pytest.fixture
+def ingested(landing, tmp_path, monkeypatch):
+    """A landing root of two streets, ingested into a warehouse; settings from the env."""
+    landing.csv("buji", "纠纷.csv", rows("B1"))
+    landing.csv("pinghu", "纠纷.csv", rows("P1"))
+    mapping = tmp_path / "sources.yml"
+    mapping.write_bytes(DEFAULT_MAPPING_PATH.read_bytes())
+    monkeypatch.setenv("GONGHUI_RAW_DIR", str(landing.root))
+    monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    monkeypatch.setenv("GONGHUI_MAPPING", str(mapping))
+    settings = Settings.from_env()
+    settings.warehouse_dir.mkdir()
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+    return landing, settings
+
+
+def publish_record(settings: Settings) -> dict:
+    """What ``published_mart`` records: the manifest with the inputs fingerprint."""
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        fingerprint = current_fingerprint(con, settings)
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    settings.published_mart.write_bytes(b"mart")
+    manifest = {
+        "run_id": "run-1",
+        "published_at": "2022-01-06T02:03:00Z",
+        "fingerprint": fingerprint,
+    }
+    (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return fingerprint
+
+
+def test_fingerprint_changes_with_the_raw_state_mapping_and_gate(ingested, tmp_path, monkeypatch):
+    landing, settings = ingested
+    recorded = publish_record(settings)
+    assert set(recorded) == {
+        "raw_state",
+        "dbt_project",
+        "quality_gate",
+        "mapping",
+        "code",
+        "fingerprint",
+    }
+
+    def now():
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            return current_fingerprint(con, settings)
+
+    assert now() == recorded
+    with duckdb.connect(str(settings.duckdb_path)) as con:  # buji re-ingested by another run
+        ingest(landing.root, con, load_mapping(settings.mapping_path), "run-2",
+               streets=["buji"], key=PII_KEY)  # fmt: skip
+    changed = now()
+    assert changed["raw_state"] != recorded["raw_state"]
+    assert changed["fingerprint"] != recorded["fingerprint"]
+    assert {k for k in recorded if changed[k] != recorded[k]} == {"raw_state", "fingerprint"}
+
+
+def test_pending_work_before_a_run(ingested):
+    landing, settings = ingested
+    # ingested but never published (e.g. the last run was blocked): work to do, no street
+    work = pending_work(settings)
+    assert (work.changed_streets, work.unplaced_changed, work.nothing_to_do) == ([], False, False)
+
+    publish_record(settings)
+    assert pending_work(settings).nothing_to_do
+
+    landing.csv("pinghu", "纠纷.csv", rows("P1", "P2"))
+    work = pending_work(settings)
+    assert (work.changed_streets, work.nothing_to_do) == (["pinghu"], False)
+
+    settings.published_mart.unlink()  # the publication is gone: rebuild it
+    landing.csv("pinghu", "纠纷.csv", rows("P1"))
+    assert not pending_work(settings).nothing_to_do
+
+
+def test_pending_work_without_a_warehouse_is_every_street(landing, tmp_path, monkeypatch):
+    landing.csv("buji", "纠纷.csv", rows("B1"))
+    monkeypatch.setenv("GONGHUI_RAW_DIR", str(landing.root))
+    monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(tmp_path / "nowhere"))
+    work = pending_work(Settings.from_env())
+    assert "buji" in work.changed_streets and not work.nothing_to_do
+
+
+def test_gonghui_run_stops_before_starting_a_run_when_nothing_changed(ingested):
+    _landing, settings = ingested
+    publish_record(settings)
+    proc = subprocess.run([GONGHUI, "run"], env=dict(os.environ), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "UP TO DATE, no run needed" in proc.stdout
+    assert "nothing changed since the publication of run run-1" in proc.stdout
+    assert settings.published_mart.read_bytes() == b"mart"
+    assert not settings.dagster_home.exists(), "no Dagster run was started"
+    assert not (settings.published_dir / "decisions").exists()
+
+
+def test_the_dbt_build_rebuilds_from_scratch_when_it_must(tmp_path):
+    from orchestration.defs.dbt.assets import BUILD_STATE_FILE, needs_full_refresh
+
+    db = tmp_path / "gonghui.duckdb"
+    db.write_bytes(b"")
+    target = tmp_path / "dbt-target"
+    assert "no successful build" in needs_full_refresh(target, "sha-1", db)
+    target.mkdir()
+    state = {"dbt_project_sha256": "sha-1", "duckdb_path": str(db)}
+    (target / BUILD_STATE_FILE).write_text(json.dumps(state))
+    assert needs_full_refresh(target, "sha-1", db) is None
+    assert "dbt project changed" in needs_full_refresh(target, "sha-2", db)
+    other = tmp_path / "other.duckdb"
+    assert "not the one last built" in needs_full_refresh(target, "sha-1", other)
+    db.unlink()
+    assert "not the one last built" in needs_full_refresh(target, "sha-1", db)
