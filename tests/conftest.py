@@ -253,3 +253,22 @@ def varchar_values(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
         ).fetchall()
         out += [(f"{schema}.{table}", column, v[0]) for v in values]
     return out
+
+
+def record_publication(settings) -> dict:
+    """Record a publication of the working database of ``settings`` the way
+    ``published_mart`` does (``published/manifest.json`` with the inputs fingerprint, run id
+    ``run-1``), without running dbt; the mart file holds ``b"mart"``. Returns the fingerprint."""
+    from orchestration.lib.fingerprint import current_fingerprint
+
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        fingerprint = current_fingerprint(con, settings)
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    settings.published_mart.write_bytes(b"mart")
+    manifest = {
+        "run_id": "run-1",
+        "published_at": "2022-01-06T02:03:00Z",
+        "fingerprint": fingerprint,
+    }
+    (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return fingerprint

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pytest
-from conftest import PII_KEY, make_credit_code
+from conftest import PII_KEY, make_credit_code, record_publication
 
 from orchestration.defs.ingest.partitions import (
     CHANGED_STREETS_TAG,
@@ -23,7 +23,6 @@ from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.ingest.schedules import nightly_schedule
 from orchestration.defs.ingest.sensors import landing_sensor
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
-from orchestration.lib.fingerprint import current_fingerprint
 from orchestration.lib.ingest import ingest
 from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
 
@@ -85,22 +84,6 @@ def schedule_tick(instance, warehouse, when=None):
     return nightly_schedule(context)
 
 
-def publish_fingerprint(warehouse) -> None:
-    """Record a publication of the current working database (what ``published_mart`` writes
-    into the manifest), without running dbt."""
-    settings = warehouse.settings()
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        fingerprint = current_fingerprint(con, settings)
-    settings.published_dir.mkdir(parents=True, exist_ok=True)
-    settings.published_mart.write_bytes(b"")
-    manifest = {
-        "run_id": "run-1",
-        "published_at": "2022-01-06T02:03:00",
-        "fingerprint": fingerprint,
-    }
-    (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-
-
 def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance, setup):
     _landing, warehouse, _mapping = setup
     assert nightly_schedule.cron_schedule == "0 2 * * *"
@@ -125,7 +108,7 @@ def test_the_schedule_skips_when_nothing_changed_since_the_publication(instance,
     # ingested but never published (e.g. the last run was blocked): rebuild and check again
     assert isinstance(schedule_tick(instance, warehouse), dg.RunRequest)
 
-    publish_fingerprint(warehouse)
+    record_publication(warehouse.settings())
     skip = schedule_tick(instance, warehouse)
     assert isinstance(skip, dg.SkipReason)
     assert "nothing changed since the publication of run run-1" in skip.skip_message

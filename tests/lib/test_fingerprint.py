@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PII_KEY, make_credit_code
+from conftest import PII_KEY, make_credit_code, record_publication
 
 from orchestration.lib.fingerprint import (
     current_fingerprint,
@@ -83,24 +83,9 @@ def ingested(landing, tmp_path, monkeypatch):
     return landing, settings
 
 
-def publish_record(settings: Settings) -> dict:
-    """What ``published_mart`` records: the manifest with the inputs fingerprint."""
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        fingerprint = current_fingerprint(con, settings)
-    settings.published_dir.mkdir(parents=True, exist_ok=True)
-    settings.published_mart.write_bytes(b"mart")
-    manifest = {
-        "run_id": "run-1",
-        "published_at": "2022-01-06T02:03:00Z",
-        "fingerprint": fingerprint,
-    }
-    (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return fingerprint
-
-
 def test_fingerprint_changes_with_the_raw_state_mapping_and_gate(ingested, tmp_path, monkeypatch):
     landing, settings = ingested
-    recorded = publish_record(settings)
+    recorded = record_publication(settings)
     assert set(recorded) == {
         "raw_state",
         "dbt_project",
@@ -130,7 +115,7 @@ def test_pending_work_before_a_run(ingested):
     work = pending_work(settings)
     assert (work.changed_streets, work.unplaced_changed, work.nothing_to_do) == ([], False, False)
 
-    publish_record(settings)
+    record_publication(settings)
     assert pending_work(settings).nothing_to_do
 
     landing.csv("pinghu", "纠纷.csv", rows("P1", "P2"))
@@ -152,7 +137,7 @@ def test_pending_work_without_a_warehouse_is_every_street(landing, tmp_path, mon
 
 def test_gonghui_run_stops_before_starting_a_run_when_nothing_changed(ingested):
     _landing, settings = ingested
-    publish_record(settings)
+    record_publication(settings)
     proc = subprocess.run([GONGHUI, "run"], env=dict(os.environ), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "UP TO DATE, no run needed" in proc.stdout
