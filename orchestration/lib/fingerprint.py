@@ -97,15 +97,6 @@ def inputs_fingerprint(
     return {**parts, "fingerprint": overall}
 
 
-def published_fingerprint(manifest_path: Path) -> str | None:
-    """The ``inputs.fingerprint`` recorded by the last publication, if any."""
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return (manifest.get("fingerprint") or {}).get("fingerprint")
-
-
 def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
     """:func:`inputs_fingerprint` of the working database ``con`` under ``settings``
     (:class:`orchestration.lib.settings.Settings`)."""
@@ -125,13 +116,16 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
 def up_to_date_publication(con: Any, settings: Any) -> dict[str, Any] | None:
     """The last publication's manifest when its recorded fingerprint equals the current one
     of ``con`` (the published mart already reflects this state), else ``None``."""
-    manifest_path = settings.published_dir / "manifest.json"
-    recorded = published_fingerprint(manifest_path)
+    try:
+        manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    recorded = (manifest.get("fingerprint") or {}).get("fingerprint")
     if recorded is None or not settings.published_mart.exists():
         return None
     if current_fingerprint(con, settings)["fingerprint"] != recorded:
         return None
-    return json.loads(manifest_path.read_text(encoding="utf-8"))
+    return manifest
 
 
 @dataclass

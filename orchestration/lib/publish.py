@@ -16,7 +16,6 @@ decision and the reasons in ``published/decisions/<run id>.json`` instead.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from orchestration.lib.ingest import sha256_of
 
 #: schema of the working database → schema of the published file
 PUBLISHED_SCHEMAS = {"marts": "main", "audit": "audit"}
@@ -48,14 +49,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> Path:
@@ -211,7 +204,7 @@ def publish_mart(
         _fsync(tmp)
         now = dt.datetime.now(dt.UTC)
         publication = Publication(
-            target, tables, sha256=_sha256(tmp), published_at=now.isoformat(timespec="seconds")
+            target, tables, sha256=sha256_of(tmp), published_at=now.isoformat(timespec="seconds")
         )
         manifest = {
             "run_id": run_id,

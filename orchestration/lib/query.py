@@ -208,21 +208,23 @@ def interactive(
         if not statement.endswith(";"):
             continue
         buffer.clear()
-        try:
-            with connect_published(path) as con:
-                print(render(run_query(con, statement), state["format"]), file=out)
-        except duckdb.Error as exc:
-            errors += 1
-            print(f"error: {exc}", file=out)
+        errors += not _print_query(path, statement, state["format"], out)
     rest = "\n".join(buffer).strip()
-    if rest:
-        try:
-            with connect_published(path) as con:
-                print(render(run_query(con, rest), state["format"]), file=out)
-        except duckdb.Error as exc:
-            errors += 1
-            print(f"error: {exc}", file=out)
+    if rest:  # a last statement without its semicolon
+        errors += not _print_query(path, rest, state["format"], out)
     return 1 if errors and not tty else 0
+
+
+def _print_query(path: Path, statement: str, fmt: str, out) -> bool:
+    """Run one statement on a fresh read-only connection and print its result (or the
+    error); ``False`` on error."""
+    try:
+        with connect_published(path) as con:
+            print(render(run_query(con, statement), fmt), file=out)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=out)
+        return False
+    return True
 
 
 def list_tables(path: Path) -> Sequence[tuple[str, str]]:

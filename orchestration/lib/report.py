@@ -26,7 +26,7 @@ import duckdb
 import jinja2
 import markupsafe
 
-from orchestration.lib.phrasing import phrase_indicator
+from orchestration.lib.phrasing import UNIT_MEASURE, phrase_indicator
 
 TEMPLATES = Path(__file__).with_name("templates")
 DISTRICT = "district"
@@ -274,23 +274,8 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
     }
 
 
-_UNIT_ZH = {
-    "pct": "%",
-    "yuan": "元",
-    "cases": "宗",
-    "enterprises": "家",
-    "records": "条",
-    "requests": "条",
-    "events": "场",
-    "person_times": "人次",
-    "persons": "人",
-    "sessions": "次",
-    "projects": "项",
-}
-
-
 def _unit_zh(line: IndicatorLine) -> str:
-    return _UNIT_ZH.get(line.unit, line.unit)
+    return UNIT_MEASURE.get(line.unit, line.unit)
 
 
 def render_html(con: duckdb.DuckDBPyConnection, year: int) -> str:
