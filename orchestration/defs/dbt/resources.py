@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -70,7 +71,7 @@ class GonghuiDbtCliResource(DbtCliResource):
     def _cli_version(self) -> version.Version:
         return version.parse(installed_version("dbt-core"))
 
-    def _initialize_dbt_core_adapter(self, args):  # noqa: ANN001, ANN202 — dagster-dbt's signature
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
 
 
