@@ -74,7 +74,7 @@ sighting_summary as (
         credit_code,
         min(year) as first_seen_year,
         max(year) as last_seen_year,
-        array_to_string(list_sort(list_distinct(list(report_kind))), ',') as seen_in_report_kinds
+        string_agg(distinct report_kind, ',' order by report_kind) as seen_in_report_kinds
     from sightings
     where credit_code is not null
     group by credit_code
