@@ -34,7 +34,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEP = re.compile(r'Finished execution of step "(\w+)" in ([\d.]+)(ms|s)')
+STEP = re.compile(r'Finished execution of step "(\w+)" in ([\dhms.]+)\.')
+UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def seconds(duration: str) -> float:
+    """Dagster's step duration (``533ms``, ``2.1s``, ``4m52s``, ``1h4m``) in seconds."""
+    return sum(
+        float(value) * UNIT_SECONDS[unit]
+        for value, unit in re.findall(r"([\d.]+)(ms|h|m|s)", duration)
+    )
 
 
 def run(gonghui: Path, env: dict[str, str], *args: str) -> tuple[float, dict[str, float], str]:
@@ -44,10 +53,7 @@ def run(gonghui: Path, env: dict[str, str], *args: str) -> tuple[float, dict[str
     if proc.returncode:
         print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
         raise SystemExit(f"gonghui run {' '.join(args)} exited {proc.returncode}")
-    steps = {
-        name: float(value) / (1000 if unit == "ms" else 1)
-        for name, value, unit in STEP.findall(proc.stderr)
-    }
+    steps = {name: seconds(duration) for name, duration in STEP.findall(proc.stderr)}
     verdict = next(
         (
             line.strip()
