@@ -103,6 +103,7 @@ SOURCE_FILE_COLUMNS = {
     "notes": "VARCHAR",
     "_run_id": "VARCHAR",
     "_mapping_sha256": "VARCHAR",
+    "_pii_key_id": "VARCHAR",
 }
 CONTROL_TOTAL_COLUMNS = {
     "year": "INTEGER",
@@ -138,9 +139,11 @@ def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
     return pl.read_csv(path)["street_code"].to_list()
 
 
-def pii_key() -> bytes:
+def pii_key(*, warn: bool = True) -> bytes:
     """The HMAC key for identity numbers; a development default warns loudly."""
     key = os.environ.get("GONGHUI_PII_KEY")
+    if not key and not warn:
+        key = DEV_PII_KEY
     if not key:
         message = (
             "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
@@ -150,6 +153,16 @@ def pii_key() -> bytes:
         log.warning(message)
         key = DEV_PII_KEY
     return key.encode("utf-8")
+
+
+def pii_key_id(key: bytes) -> str:
+    """A short identifier of the PII key that does not reveal it (an HMAC of a constant).
+
+    Recorded with every ingested file (``raw.source_files._pii_key_id``): rows pseudonymised
+    with another key cannot be matched with new ones (a member would count twice), so a key
+    change makes every street "changed" and re-read, like a mapping change.
+    """
+    return hmac.new(key, b"gonghui pii key id", hashlib.sha256).hexdigest()[:16]
 
 
 def keyed_hash(series: pl.Series, key: bytes) -> pl.Series:
@@ -876,7 +889,10 @@ def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> No
 
 
 def source_file_rows(
-    results: list[FileResult], run_id: str, mapping_sha256: str | None = None
+    results: list[FileResult],
+    run_id: str,
+    mapping_sha256: str | None = None,
+    pii_key_id: str | None = None,
 ) -> pl.DataFrame:
     return pl.DataFrame(
         [
@@ -905,10 +921,16 @@ def source_file_rows(
                 "notes": "; ".join(r.notes) or None,
                 "_run_id": run_id,
                 "_mapping_sha256": mapping_sha256,
+                "_pii_key_id": pii_key_id,
             }
             for r in results
         ],
-        schema_overrides={"_period_end": pl.Date, "year": pl.Int32, "_mapping_sha256": pl.String},
+        schema_overrides={
+            "_period_end": pl.Date,
+            "year": pl.Int32,
+            "_mapping_sha256": pl.String,
+            "_pii_key_id": pl.String,
+        },
         infer_schema_length=None,
     )
 
@@ -921,12 +943,14 @@ def write_raw(
     scope: tuple[Iterable[int] | None, Iterable[str] | None] = (None, None),
     *,
     unplaced: bool = False,
+    key_id: str | None = None,
 ) -> None:
     """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
 
     ``scope=(None, None)`` replaces everything; ``(None, ["buji"])`` only Buji's rows.
     ``unplaced`` also replaces the ``source_files`` rows of files outside any street folder
-    (always part of a full refresh).
+    (always part of a full refresh). ``key_id``: :func:`pii_key_id` of the key the rows were
+    pseudonymised with.
     """
     years, streets = scope
     conds = []
@@ -956,7 +980,7 @@ def write_raw(
         _insert(
             con,
             "source_files",
-            source_file_rows(results, run_id, mapping.sha256 or None),
+            source_file_rows(results, run_id, mapping.sha256 or None, key_id),
             SOURCE_FILE_COLUMNS,
         )
         quarantine = [q for r in results for q in r.quarantined]
@@ -985,7 +1009,8 @@ def write_raw(
 #: the "street" of files outside any ``<year>/<street_code>/`` folder (rejected, never data)
 UNPLACED = None
 
-Fingerprint = dict[str, tuple[str, str | None]]  # relative path → (file sha256, mapping sha256)
+#: relative path → (file sha256, mapping sha256, PII key id): what was read, and how
+Fingerprint = dict[str, tuple[str, str | None, str | None]]
 
 
 def landing_fingerprints(
@@ -995,13 +1020,16 @@ def landing_fingerprints(
     street_codes: Iterable[str] | None = None,
     years: Iterable[int] | None = None,
     streets: Iterable[str | None] | None = None,
+    key: bytes | None = None,
 ) -> dict[str | None, Fingerprint]:
-    """Street → {file: (sha256, mapping sha256)} of the landing files as they are now.
+    """Street → {file: (sha256, mapping sha256, PII key id)} of the landing files as they
+    would be read now (``key``: default ``GONGHUI_PII_KEY``).
 
     Files outside any street folder are listed under :data:`UNPLACED` (``None``). Only the
     streets in ``streets`` are hashed when it is given.
     """
     raw_dir = Path(raw_dir)
+    key_id = pii_key_id(key or pii_key(warn=False))
     codes = list(street_codes) if street_codes is not None else load_street_codes()
     wanted = set(streets) if streets is not None else None
     out: dict[str | None, Fingerprint] = {}
@@ -1010,7 +1038,7 @@ def landing_fingerprints(
         if wanted is not None and street not in wanted:
             continue
         rel = path.relative_to(raw_dir).as_posix()
-        out.setdefault(street, {})[rel] = (sha256_of(path), mapping.sha256 or None)
+        out.setdefault(street, {})[rel] = (sha256_of(path), mapping.sha256 or None, key_id)
     return out
 
 
@@ -1025,17 +1053,19 @@ def warehouse_fingerprints(
     if not exists:
         return {}
     columns = {r[0] for r in con.execute("describe raw.source_files").fetchall()}
-    mapping_col = "_mapping_sha256" if "_mapping_sha256" in columns else "null"
+    mapping_col, key_col = (
+        c if c in columns else "null" for c in ("_mapping_sha256", "_pii_key_id")
+    )
     where = ""
     if years is not None:
         where = f"where year in ({', '.join(str(int(y)) for y in years) or 'null'})"
     out: dict[str | None, Fingerprint] = {}
     rows = con.execute(
-        f"select street_code, _source_file, _file_sha256, {mapping_col} "
+        f"select street_code, _source_file, _file_sha256, {mapping_col}, {key_col} "
         f"from raw.source_files {where}"
     ).fetchall()
-    for street, rel, sha, mapping_sha in rows:
-        out.setdefault(street, {})[rel] = (sha, mapping_sha)
+    for street, rel, sha, mapping_sha, key_id in rows:
+        out.setdefault(street, {})[rel] = (sha, mapping_sha, key_id)
     return out
 
 
@@ -1045,7 +1075,7 @@ def changed_streets(
     streets: Iterable[str | None],
 ) -> list[str | None]:
     """The streets of ``streets`` whose files were added, changed or removed, or read with
-    another mapping, since ``previous`` (in the order given)."""
+    another mapping or PII key, since ``previous`` (in the order given)."""
     return [s for s in streets if current.get(s, {}) != previous.get(s, {})]
 
 
@@ -1103,8 +1133,9 @@ def ingest(
     """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema.
 
     ``skip_unchanged`` compares the SHA-256 of every file of each street in scope (and the
-    mapping's) with ``raw.source_files`` of the previous ingestion and re-reads only the
-    streets whose files were added, changed or removed; the others keep their rows.
+    mapping's, and the PII key's id) with ``raw.source_files`` of the previous ingestion and
+    re-reads only the streets whose files were added, changed or removed, or were read with
+    another mapping or key; the others keep their rows.
     ``unplaced`` also (re)reports files outside any street folder when ``streets`` is given.
     """
     raw_dir = Path(raw_dir)
@@ -1120,7 +1151,7 @@ def ingest(
         if include_unplaced:
             candidates.append(UNPLACED)
         current = landing_fingerprints(
-            raw_dir, mapping, street_codes=street_codes, years=years, streets=candidates
+            raw_dir, mapping, street_codes=street_codes, years=years, streets=candidates, key=key
         )
         previous = warehouse_fingerprints(con, years=years)
         changed = changed_streets(current, previous, candidates)
@@ -1161,5 +1192,6 @@ def ingest(
             scope_streets,  # [] = nothing, not everything
         ),
         unplaced=include_unplaced and scope_streets is not None,
+        key_id=pii_key_id(key),
     )
     return IngestReport(run_id, results, scope_streets, unchanged)

@@ -42,7 +42,8 @@ def instance():
 
 
 @pytest.fixture
-def setup(landing, tmp_path):
+def setup(landing, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONGHUI_PII_KEY", PII_KEY.decode())  # the key the tests ingest with
     mapping = tmp_path / "sources.yml"
     mapping.write_bytes(DEFAULT_MAPPING_PATH.read_bytes())
     warehouse = WarehouseResource(

@@ -76,6 +76,7 @@ def ingested(landing, tmp_path, monkeypatch):
     monkeypatch.setenv("GONGHUI_RAW_DIR", str(landing.root))
     monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     monkeypatch.setenv("GONGHUI_MAPPING", str(mapping))
+    monkeypatch.setenv("GONGHUI_PII_KEY", PII_KEY.decode())  # what `gonghui run` would use
     settings = Settings.from_env()
     settings.warehouse_dir.mkdir()
     with duckdb.connect(str(settings.duckdb_path)) as con:
@@ -125,6 +126,15 @@ def test_pending_work_before_a_run(ingested):
     settings.published_mart.unlink()  # the publication is gone: rebuild it
     landing.csv("pinghu", "纠纷.csv", rows("P1"))
     assert not pending_work(settings).nothing_to_do
+
+
+def test_another_pii_key_is_work_for_every_street(ingested, monkeypatch):
+    _landing, settings = ingested
+    record_publication(settings)
+    assert pending_work(settings).nothing_to_do
+    monkeypatch.setenv("GONGHUI_PII_KEY", "a-new-secret")  # rows hashed with the old key
+    work = pending_work(settings)
+    assert (work.changed_streets, work.nothing_to_do) == (["pinghu", "buji"], False)
 
 
 def test_pending_work_without_a_warehouse_is_every_street(landing, tmp_path, monkeypatch):

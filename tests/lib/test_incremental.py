@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from conftest import PII_KEY, fetch, make_credit_code
 
-from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest import ingest, pii_key_id
 from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
 
 CC = make_credit_code("91440300MA5F00001")
@@ -112,6 +112,19 @@ def test_an_edited_mapping_rereads_every_street(streets, mapping, tmp_path):
     )
     report = run(streets, con, load_mapping(edited), "run-2")
     assert report.streets_ingested == ["pinghu", "buji"]
+
+
+def test_another_pii_key_rereads_every_street(streets, mapping):
+    con = duckdb.connect()
+    run(streets, con, mapping, "run-1")
+    [(recorded,)] = con.execute("select distinct _pii_key_id from raw.source_files").fetchall()
+    assert recorded == pii_key_id(PII_KEY) and PII_KEY.decode() not in recorded
+    # pseudonyms of the old key cannot be matched with the new key's: every street is re-read
+    rekeyed = ingest(streets.root, con, mapping, "run-2", key=b"new-key", skip_unchanged=True)
+    assert rekeyed.streets_ingested == ["pinghu", "buji"]
+    assert runs_by_street(con) == {"buji": "run-2", "pinghu": "run-2"}
+    again = ingest(streets.root, con, mapping, "run-3", key=b"new-key", skip_unchanged=True)
+    assert again.streets_ingested == []
 
 
 def test_misplaced_files_are_reported_without_rereading_streets(streets, mapping):

@@ -96,9 +96,9 @@ def _warehouse_baseline(warehouse: WarehouseResource) -> tuple[dict[str, str], s
     for street, files in previous.items():
         if street is None:
             continue
-        lines = [f"{rel}\t{sha}" for rel, (sha, _m) in sorted(files.items())]
+        lines = [f"{rel}\t{sha}" for rel, (sha, *_read_with) in sorted(files.items())]
         streets[street] = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-        mapping_shas |= {m for _sha, m in files.values()}
+        mapping_shas |= {mapping_sha for _sha, mapping_sha, _key_id in files.values()}
     return streets, (mapping_shas.pop() if len(mapping_shas) == 1 else None)
 
 
