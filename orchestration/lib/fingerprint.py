@@ -109,7 +109,7 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
         dbt_project_dir=PROJECT_ROOT / "dbt_project",
         expectations_dir=settings.expectations_dir,
         mapping_path=settings.mapping_path,
-        code=f"{version['commit']}{'+dirty' if version['dirty'] else ''}",
+        code=version["commit"] + (f"+{version['local_changes']}" if version["dirty"] else ""),
     )
 
 

@@ -16,6 +16,7 @@ decision and the reasons in ``published/decisions/<run id>.json`` instead.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -61,22 +62,31 @@ def _write_json(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def code_version() -> dict[str, Any]:
-    """The git commit of the code (and whether the work tree has local changes), if known."""
+def code_version(root: Path | None = None) -> dict[str, Any]:
+    """The git commit of the code and whether the work tree has local changes, if known;
+    ``local_changes``: SHA-256 of those changes (``git diff HEAD``), so that two different
+    edits of the same commit are two code versions."""
     from orchestration.lib.mapping import PROJECT_ROOT
 
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(
-                ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+                ["git", *args], cwd=root or PROJECT_ROOT, capture_output=True, timeout=10
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        return out.stdout.strip() if out.returncode == 0 else None
+        return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
 
     commit = os.environ.get("GONGHUI_CODE_VERSION") or git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}
+    version: dict[str, Any] = {
+        "commit": commit or "unknown",
+        "dirty": bool(status) if status is not None else None,
+    }
+    if status:
+        diff = git("diff", "HEAD", "--no-ext-diff", "--binary")
+        version["local_changes"] = hashlib.sha256((diff or "").encode()).hexdigest()[:16]
+    return version
 
 
 def input_files(working_db: Path) -> list[dict[str, Any]]:

@@ -173,3 +173,28 @@ def test_the_dbt_build_rebuilds_from_scratch_when_it_must(tmp_path):
     assert "not the one last built" in needs_full_refresh(target, "sha-1", other)
     db.unlink()
     assert "not the one last built" in needs_full_refresh(target, "sha-1", db)
+
+
+def test_each_local_edit_of_a_commit_is_its_own_code_version(tmp_path, monkeypatch):
+    from orchestration.lib.publish import code_version
+
+    monkeypatch.delenv("GONGHUI_CODE_VERSION", raising=False)
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "model.sql").write_text("select 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "c")
+    clean = code_version(tmp_path)
+    assert clean["dirty"] is False and "local_changes" not in clean
+    (tmp_path / "model.sql").write_text("select 2\n")
+    first = code_version(tmp_path)
+    (tmp_path / "model.sql").write_text("select 3\n")
+    second = code_version(tmp_path)
+    assert first["commit"] == second["commit"] == clean["commit"]
+    assert first["dirty"] and second["dirty"]
+    assert first["local_changes"] != second["local_changes"]
+    (tmp_path / "model.sql").write_text("select 2\n")
+    assert code_version(tmp_path) == first  # the same edit, the same version
