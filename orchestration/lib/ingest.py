@@ -140,17 +140,17 @@ def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
 
 
 def pii_key(*, warn: bool = True) -> bytes:
-    """The HMAC key for identity numbers; a development default warns loudly."""
+    """The HMAC key for identity numbers; a development default warns loudly (``warn``:
+    when the key is used to pseudonymise, not only to tell whether it changed)."""
     key = os.environ.get("GONGHUI_PII_KEY")
-    if not key and not warn:
-        key = DEV_PII_KEY
     if not key:
-        message = (
-            "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
-            "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
-        )
-        warnings.warn(message, stacklevel=2)
-        log.warning(message)
+        if warn:
+            message = (
+                "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
+                "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
+            )
+            warnings.warn(message, stacklevel=2)
+            log.warning(message)
         key = DEV_PII_KEY
     return key.encode("utf-8")
 
