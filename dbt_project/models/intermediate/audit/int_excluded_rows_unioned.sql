@@ -22,9 +22,13 @@ members_deduplicated as (
 
 ),
 
-members_attributed as (
+members_attributed_across_streets as (
+
+    -- only a member reported by several streets can be attributed elsewhere (a few
+    -- thousand of the million members): the join below stays small
 
     select * from {{ ref('int_members_attributed') }}
+    where n_streets_reported > 1
 
 ),
 
@@ -44,17 +48,17 @@ members_attributed_elsewhere as (
         members_deduplicated._source_row,
         members_deduplicated._file_sha256,
         members_deduplicated._run_id,
-        members_attributed.street_code as winning_street_code,
-        members_attributed._period_label as winning_period_label,
-        members_attributed._source_file as winning_source_file,
-        members_attributed._source_sheet as winning_source_sheet,
-        members_attributed._source_row as winning_source_row
+        members_attributed_across_streets.street_code as winning_street_code,
+        members_attributed_across_streets._period_label as winning_period_label,
+        members_attributed_across_streets._source_file as winning_source_file,
+        members_attributed_across_streets._source_sheet as winning_source_sheet,
+        members_attributed_across_streets._source_row as winning_source_row
     from members_deduplicated
-    inner join members_attributed
+    inner join members_attributed_across_streets
         on
-            members_deduplicated.year = members_attributed.year
-            and members_deduplicated.person_key = members_attributed.person_key
-    where members_deduplicated.street_code != members_attributed.street_code
+            members_deduplicated.year = members_attributed_across_streets.year
+            and members_deduplicated.person_key = members_attributed_across_streets.person_key
+    where members_deduplicated.street_code != members_attributed_across_streets.street_code
 
 ),
 
