@@ -57,6 +57,15 @@ def setup(landing, tmp_path, monkeypatch):
     return landing, warehouse, mapping
 
 
+def ingest_once(setup) -> None:
+    """Ingest the landing root into the warehouse as a run would (run id ``run-1``)."""
+    landing, warehouse, mapping = setup
+    settings = warehouse.settings()
+    settings.warehouse_dir.mkdir(parents=True)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+
+
 def tick(instance, warehouse, cursor=None) -> dg.SensorResult | dg.SkipReason:
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"warehouse": warehouse}
@@ -101,11 +110,9 @@ def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance, set
 
 
 def test_the_schedule_skips_when_nothing_changed_since_the_publication(instance, setup):
-    landing, warehouse, mapping = setup
+    landing, warehouse, _mapping = setup
     settings = warehouse.settings()
-    settings.warehouse_dir.mkdir(parents=True)
-    with duckdb.connect(str(settings.duckdb_path)) as con:
-        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+    ingest_once(setup)
     # ingested but never published (e.g. the last run was blocked): rebuild and check again
     assert isinstance(schedule_tick(instance, warehouse), dg.RunRequest)
 
@@ -225,11 +232,8 @@ def test_an_edited_mapping_requests_every_street_with_files(instance, setup):
 
 
 def test_first_tick_starts_from_what_the_warehouse_last_ingested(instance, setup):
-    landing, warehouse, mapping = setup
-    settings = warehouse.settings()
-    settings.warehouse_dir.mkdir(parents=True)
-    with duckdb.connect(str(settings.duckdb_path)) as con:
-        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+    landing, warehouse, _mapping = setup
+    ingest_once(setup)
     assert requested(tick(instance, warehouse)) == []
     landing.csv("pinghu", "纠纷.csv", rows("P1", "P2"))
     [tags] = requested(tick(instance, warehouse))
