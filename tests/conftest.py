@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,15 @@ import duckdb
 import pytest
 import xlsxwriter
 import xlwt
+from mappings import CONTRACT_MAPPING
 
 from orchestration.lib.identifiers import credit_check_char, id_check_char
 from orchestration.lib.ingest import IngestReport, ingest
 from orchestration.lib.mapping import Mapping, load_mapping
+
+# Tests never depend on the templates of the shipped mapping (see tests/mappings.py); set before
+# any test module imports the Dagster definitions, which load the mapping at import.
+os.environ["GONGHUI_MAPPING"] = str(CONTRACT_MAPPING)
 
 YEAR = 2021
 PII_KEY = b"test-key"

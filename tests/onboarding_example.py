@@ -11,8 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from conftest import Landing, make_credit_code
-
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH
+from mappings import mapping_with_templates
 
 HR_CC1 = make_credit_code("91440300MA5F0PD01")
 HR_CC2 = make_credit_code("91440300MA5F0PD02")
@@ -81,8 +80,4 @@ def hr_export(landing: Landing, street: str = "pingdi") -> Path:
 
 def onboarded_mapping(folder: Path) -> Path:
     """A copy of the default mapping with the HR template added (config only)."""
-    text = DEFAULT_MAPPING_PATH.read_text(encoding="utf-8")
-    assert "\ntemplates: []" in text
-    path = folder / "sources.yml"
-    path.write_text(text.replace("\ntemplates: []", "\ntemplates:" + HR_TEMPLATE), encoding="utf-8")
-    return path
+    return mapping_with_templates(folder, HR_TEMPLATE)

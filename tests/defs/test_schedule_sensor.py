@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 from conftest import PII_KEY, make_credit_code, record_publication
+from mappings import CONTRACT_MAPPING
 
 from orchestration.defs.ingest.partitions import (
     CHANGED_STREETS_TAG,
@@ -24,7 +25,7 @@ from orchestration.defs.ingest.schedules import nightly_schedule
 from orchestration.defs.ingest.sensors import landing_sensor
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
 from orchestration.lib.ingest import ingest
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
+from orchestration.lib.mapping import load_mapping
 
 CC = make_credit_code("91440300MA5F00001")
 HEADER = ["案件编号", "受理日期", "企业名称", "统一社会信用代码", "涉及人数", "挽回经济损失（元）"]
@@ -45,7 +46,7 @@ def instance():
 def setup(landing, tmp_path, monkeypatch):
     monkeypatch.setenv("GONGHUI_PII_KEY", PII_KEY.decode())  # the key the tests ingest with
     mapping = tmp_path / "sources.yml"
-    mapping.write_bytes(DEFAULT_MAPPING_PATH.read_bytes())
+    mapping.write_bytes(CONTRACT_MAPPING.read_bytes())
     warehouse = WarehouseResource(
         raw_dir=str(landing.root),
         warehouse_dir=str(tmp_path / "warehouse"),

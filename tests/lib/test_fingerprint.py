@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import PII_KEY, make_credit_code, record_publication
+from mappings import CONTRACT_MAPPING
 
 from orchestration.lib.fingerprint import (
     current_fingerprint,
@@ -21,7 +22,7 @@ from orchestration.lib.fingerprint import (
     tree_sha256,
 )
 from orchestration.lib.ingest import ingest
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
+from orchestration.lib.mapping import load_mapping
 from orchestration.lib.settings import Settings
 
 CC = make_credit_code("91440300MA5F00001")
@@ -72,7 +73,7 @@ def ingested(landing, tmp_path, monkeypatch):
     landing.csv("buji", "纠纷.csv", rows("B1"))
     landing.csv("pinghu", "纠纷.csv", rows("P1"))
     mapping = tmp_path / "sources.yml"
-    mapping.write_bytes(DEFAULT_MAPPING_PATH.read_bytes())
+    mapping.write_bytes(CONTRACT_MAPPING.read_bytes())
     monkeypatch.setenv("GONGHUI_RAW_DIR", str(landing.root))
     monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     monkeypatch.setenv("GONGHUI_MAPPING", str(mapping))

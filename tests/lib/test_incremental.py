@@ -7,9 +7,10 @@ import os
 import duckdb
 import pytest
 from conftest import PII_KEY, fetch, make_credit_code
+from mappings import CONTRACT_MAPPING
 
 from orchestration.lib.ingest import ingest, pii_key_id
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
+from orchestration.lib.mapping import load_mapping
 
 CC = make_credit_code("91440300MA5F00001")
 HEADER = ["案件编号", "受理日期", "企业名称", "统一社会信用代码", "涉及人数", "挽回经济损失（元）"]
@@ -107,7 +108,7 @@ def test_an_edited_mapping_rereads_every_street(streets, mapping, tmp_path):
     run(streets, con, mapping, "run-1")
     edited = tmp_path / "sources.yml"
     edited.write_text(
-        DEFAULT_MAPPING_PATH.read_text(encoding="utf-8") + "\n# a new template\n",
+        CONTRACT_MAPPING.read_text(encoding="utf-8") + "\n# a new template\n",
         encoding="utf-8",
     )
     report = run(streets, con, load_mapping(edited), "run-2")

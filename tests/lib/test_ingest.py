@@ -19,9 +19,10 @@ from conftest import (
     source_file,
     varchar_values,
 )
+from mappings import mapping_with_templates
 
 from orchestration.lib.ingest import IngestReport, process_file
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
+from orchestration.lib.mapping import load_mapping
 
 CC1 = make_credit_code("91440300MA5F00001")
 CC2 = make_credit_code("91440300MA5F00002")
@@ -878,11 +879,7 @@ def test_config_only_onboarding_of_a_new_template(landing, run_ingest, tmp_path)
     assert {f.status for f in default_report.files} == {"unrecognised"}
     assert fetch(default_con, "select * from raw.dispute_cases") == []
 
-    text = DEFAULT_MAPPING_PATH.read_text(encoding="utf-8").replace(
-        "\ntemplates: []", "\ntemplates:\n" + ONBOARDING
-    )
-    custom = tmp_path / "sources.yml"
-    custom.write_text(text, encoding="utf-8")
+    custom = mapping_with_templates(tmp_path, ONBOARDING)
     report, con = run_ingest(landing, mapping=load_mapping(custom))
     assert report.problems() == []
     got = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mappings import CONTRACT_MAPPING, mapping_with_templates
 
 from orchestration.lib.mapping import (
-    DEFAULT_MAPPING_PATH,
     MappingError,
     load_mapping,
     normalize_text,
@@ -263,11 +263,7 @@ def test_normalize_text():
 
 
 def _mapping_with(tmp_path: Path, templates_yaml: str) -> Path:
-    text = DEFAULT_MAPPING_PATH.read_text(encoding="utf-8")
-    assert "\ntemplates: []" in text
-    path = tmp_path / "sources.yml"
-    path.write_text(text.replace("\ntemplates: []", "\ntemplates:\n" + templates_yaml), "utf-8")
-    return path
+    return mapping_with_templates(tmp_path, templates_yaml)
 
 
 GOOD_TEMPLATE = """
@@ -319,7 +315,7 @@ def test_invalid_templates_are_refused_with_a_message(tmp_path, template, messag
 
 
 def test_invalid_field_definitions_are_refused(tmp_path):
-    text = DEFAULT_MAPPING_PATH.read_text(encoding="utf-8")
+    text = CONTRACT_MAPPING.read_text(encoding="utf-8")
     broken = text.replace("type: int, required: true, unit: 人}", "type: integer}", 1)
     path = tmp_path / "sources.yml"
     path.write_text(broken, "utf-8")
