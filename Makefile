@@ -51,8 +51,11 @@ dev: install
 docs: install
 	$(BIN)/gonghui docs
 
+## make bench [SCALE=10] [REPEAT=3] — read floor vs full run, alternating; medians, CPU, peak RSS
+SCALE ?= 1
+REPEAT ?= 3
 bench: install
-	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/pipeline.py --scale $(SCALE) --repeat $(REPEAT)
 
 ## make bench-incremental — full run vs nothing changed vs one street changed
 bench-incremental: install
