@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.lib.mapping_schema import validate_document
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAPPING_PATH = PROJECT_ROOT / "mapping" / "sources.yml"
 
@@ -241,14 +243,37 @@ def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: i
         if target not in known_fields:
             raise MappingError(f"{where}: column '{header}' maps to unknown field '{target}'")
         columns[normalize_text(str(header))] = target
+    specs = {f: s for k in ([kinds[kind]] if kind else kinds.values()) for f, s in k.fields.items()}
     tunits = {str(k): str(v) for k, v in (raw.get("units") or {}).items()}
     for fname, unit in tunits.items():
         if unit not in units:
             raise MappingError(f"{where}: unit '{unit}' of '{fname}' is not in defaults.units")
+        if fname not in specs:
+            raise MappingError(f"{where}: units.{fname}: unknown field '{fname}'")
+        if specs[fname].type not in ("int", "amount"):
+            raise MappingError(
+                f"{where}: units.{fname}: a unit scales numbers, '{fname}' is {specs[fname].type}"
+            )
     values = {
         str(f): {normalize_text(str(k)): str(v) for k, v in (m or {}).items()}
         for f, m in (raw.get("values") or {}).items()
     }
+    for fname, spellings in values.items():
+        spec = specs.get(fname)
+        if spec is None:
+            raise MappingError(f"{where}: values.{fname}: unknown field '{fname}'")
+        if spec.type != "category":
+            raise MappingError(
+                f"{where}: values.{fname}: 'values' maps the codes of a category field; "
+                f"'{fname}' is {spec.type}"
+                + (" (booleans: use 'booleans:')" if spec.type == "bool" else "")
+            )
+        unknown = sorted({code for code in spellings.values() if code not in (spec.values or ())})
+        if unknown:
+            raise MappingError(
+                f"{where}: values.{fname}: code(s) {unknown} not in the vocabulary of "
+                f"'{fname}' ({', '.join(spec.values or ())})"
+            )
     header_row = raw.get("header_row")
     if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
         raise MappingError(f"{where}: header_row must be a row number starting at 1")
@@ -275,6 +300,9 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         doc = yaml.load(data.decode("utf-8"), Loader=_MappingLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise MappingError(f"{path}: cannot be read: {exc}") from exc
+    problems = validate_document(doc, path.name)
+    if problems:
+        raise MappingError("\n".join(problems))
     defaults = doc.get("defaults") or {}
     for name in ("total_row_markers", "trailer_row_markers", "non_data_sheets"):
         bad = [m for m in defaults.get(name) or [] if not isinstance(m, str | int)]
