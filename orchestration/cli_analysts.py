@@ -27,7 +27,13 @@ def _mart(args: argparse.Namespace) -> Path:
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from orchestration.lib.query import MartMissingError, connect_published, execute, interactive
+    from orchestration.lib.query import (
+        MartMissingError,
+        connect_published,
+        execute,
+        explain_error,
+        interactive,
+    )
 
     mart = _mart(args)
     try:
@@ -39,7 +45,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {explain_error(exc, mart)}", file=sys.stderr)
         return 1
     return 0
 
