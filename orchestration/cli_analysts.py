@@ -134,8 +134,11 @@ def add_analyst_commands(sub: argparse._SubParsersAction) -> None:
     sql = sub.add_parser(
         "sql",
         help="read-only SQL on the published mart (interactive without a query)",
-        description="Run SQL read-only against published/mart.duckdb (schemas main and audit). "
-        "Without a query: an interactive prompt (or the statements on standard input).",
+        description="Run SQL read-only against published/mart.duckdb (schemas main and audit), "
+        "in a sandbox: no other file can be read, written or attached, no extension loaded, no "
+        "setting changed (for files use the Parquet export, published/parquet/). Without a "
+        "query: an interactive prompt (or the statements on standard input; exit code 1 if "
+        "any failed).",
     )
     sql.add_argument("query", nargs="?", help='e.g. "select * from annual_indicators limit 5"')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")

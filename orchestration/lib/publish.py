@@ -198,8 +198,9 @@ def mart_mismatch(mart: Path, manifest: dict[str, Any]) -> str | None:
 
     The size is compared first (free, and enough for a replaced or truncated file), then the
     whole file is hashed: DuckDB updates blocks in place, so a changed mart of the same size
-    (and an mtime set back) differs only in its content. Hashing is I/O-bound (~1 s per
-    600 MB here), and is only needed when a run would otherwise stop as UP TO DATE.
+    (and an mtime set back) differs only in its content. Hashing is I/O-bound (a 150 MB file
+    in the page cache: 0.1–0.4 s measured here, as much as copying it), and is only done when
+    a run would otherwise stop as UP TO DATE and when a publication replaces the mart.
     """
     recorded = manifest.get("mart") or {}
     expected = recorded.get("sha256")
