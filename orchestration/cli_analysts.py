@@ -27,7 +27,13 @@ def _mart(args: argparse.Namespace) -> Path:
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from orchestration.lib.query import MartMissingError, connect_published, execute, interactive
+    from orchestration.lib.query import (
+        MartMissingError,
+        connect_published,
+        execute,
+        explain_error,
+        interactive,
+    )
 
     mart = _mart(args)
     try:
@@ -39,7 +45,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {explain_error(exc, mart)}", file=sys.stderr)
         return 1
     return 0
 
@@ -128,8 +134,11 @@ def add_analyst_commands(sub: argparse._SubParsersAction) -> None:
     sql = sub.add_parser(
         "sql",
         help="read-only SQL on the published mart (interactive without a query)",
-        description="Run SQL read-only against published/mart.duckdb (schemas main and audit). "
-        "Without a query: an interactive prompt (or the statements on standard input).",
+        description="Run SQL read-only against published/mart.duckdb (schemas main and audit), "
+        "in a sandbox: no other file can be read, written or attached, no extension loaded, no "
+        "setting changed (for files use the Parquet export, published/parquet/). Without a "
+        "query: an interactive prompt (or the statements on standard input; exit code 1 if "
+        "any failed).",
     )
     sql.add_argument("query", nargs="?", help='e.g. "select * from annual_indicators limit 5"')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")

@@ -264,7 +264,8 @@ def varchar_values(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
 def record_publication(settings) -> dict:
     """Record a publication of the working database of ``settings`` the way
     ``published_mart`` does (``published/manifest.json`` with the inputs fingerprint, run id
-    ``run-1``), without running dbt; the mart file holds ``b"mart"``. Returns the fingerprint."""
+    ``run-1``), without running dbt; the mart file holds ``b"mart"`` (its sha256 recorded).
+    Returns the fingerprint."""
     from orchestration.lib.fingerprint import current_fingerprint
 
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
@@ -274,6 +275,7 @@ def record_publication(settings) -> dict:
     manifest = {
         "run_id": "run-1",
         "published_at": "2022-01-06T02:03:00Z",
+        "mart": {"file": "mart.duckdb", "sha256": hashlib.sha256(b"mart").hexdigest()},
         "fingerprint": fingerprint,
     }
     (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")

@@ -9,8 +9,9 @@ module lets the rest of the run decide too:
 * :func:`inputs_fingerprint` — everything the published mart is a function of: the ``raw``
   state (every landing file's hash, status and the run that loaded it), the dbt project, the
   quality gate's configuration, the mapping and the code version. When it equals the
-  fingerprint recorded in ``published/manifest.json``, the published mart already reflects
-  these inputs and the run ends after ingestion.
+  fingerprint recorded in ``published/manifest.json`` — and the published mart is the file
+  that manifest records (its sha256) — the published mart already reflects these inputs and
+  the run ends after ingestion.
 
 Definition-free: used by the Dagster assets and by tests.
 """
@@ -115,17 +116,32 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
 
 def up_to_date_publication(con: Any, settings: Any) -> dict[str, Any] | None:
     """The last publication's manifest when its recorded fingerprint equals the current one
-    of ``con`` (the published mart already reflects this state), else ``None``."""
+    of ``con`` and the published mart is the file it records (the published mart already
+    reflects this state), else ``None``."""
+    return check_publication(con, settings)[0]
+
+
+def check_publication(con: Any, settings: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """``(manifest, None)`` when the last publication is up to date with ``con``;
+    ``(None, problem)`` when the inputs are unchanged but the published mart is not the file
+    its manifest records (changed in place, replaced, missing: see
+    :func:`orchestration.lib.publish.mart_mismatch`) — a run must publish again;
+    ``(None, None)`` when the inputs changed or nothing was published."""
+    from orchestration.lib.publish import mart_mismatch
+
     try:
         manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, None
     recorded = (manifest.get("fingerprint") or {}).get("fingerprint")
-    if recorded is None or not settings.published_mart.exists():
-        return None
+    if recorded is None:
+        return None, None
     if current_fingerprint(con, settings)["fingerprint"] != recorded:
-        return None
-    return manifest
+        return None, None
+    problem = mart_mismatch(settings.published_mart, manifest)
+    if problem:
+        return None, problem
+    return manifest, None
 
 
 @dataclass
@@ -138,6 +154,8 @@ class PendingWork:
     unplaced_changed: bool
     #: the last publication's manifest when nothing at all changed since it, else ``None``
     up_to_date_with: dict[str, Any] | None
+    #: nothing changed, but the published mart is not the one on record: why (republish)
+    mart_problem: str | None = None
 
     @property
     def nothing_to_do(self) -> bool:
@@ -174,5 +192,7 @@ def pending_work(settings: Any) -> PendingWork:
         return PendingWork(street_codes, True, None)
     with con:
         changed = changed_streets(current, warehouse_fingerprints(con), candidates)
-        up_to_date = None if changed else up_to_date_publication(con, settings)
-    return PendingWork([s for s in changed if s is not UNPLACED], UNPLACED in changed, up_to_date)
+        up_to_date, problem = (None, None) if changed else check_publication(con, settings)
+    return PendingWork(
+        [s for s in changed if s is not UNPLACED], UNPLACED in changed, up_to_date, problem
+    )

@@ -4,6 +4,20 @@ The connection is opened with ``read_only=True`` on ``published/mart.duckdb``. T
 never writes that file: a publication writes a temporary file next to it and ``os.replace``-s
 it into place, so a query never waits for a run and never sees a half-written mart (a query
 that started before a swap keeps reading the previous publication to its end).
+
+Every connection is a **sandbox** (:data:`SANDBOX_CONFIG`, given to ``duckdb.connect`` so that
+no statement ever runs before it applies): DuckDB's ``enable_external_access = false`` refuses
+every file system operation other than reading the mart itself — ``ATTACH`` (the working
+database, a history copy), ``COPY … TO``, ``EXPORT``/``IMPORT DATABASE``, ``read_csv`` /
+``read_json`` / ``read_parquet`` / ``read_text`` / replacement scans of file names, ``glob``,
+``INSTALL``; extensions are neither loaded nor installed, and ``lock_configuration = true``
+refuses every ``SET``/``RESET``/``PRAGMA`` that would change a setting (so the sandbox cannot
+be switched off from inside). ``read_only=True`` still refuses writes to the mart; temporary
+tables live in memory. Refusals are explained by :func:`explain_error`.
+
+One DuckDB instance per file and process: a connection with another configuration to the same
+file cannot be open at the same time in the same process (DuckDB refuses it) — the commands
+open only sandboxed ones.
 """
 
 from __future__ import annotations
@@ -25,17 +39,49 @@ import duckdb
 FORMATS = ("table", "csv", "json")
 
 
+#: DuckDB settings of every connection to the published mart (applied at connect time, in this
+#: order; ``lock_configuration`` last, so that nothing can be changed back)
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "allow_community_extensions": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "lock_configuration": True,
+}
+#: the start of every refusal of a statement the sandbox does not allow
+SANDBOX_REFUSAL = "gonghui sql is read-only and cannot read or write files"
+
+
 class MartMissingError(FileNotFoundError):
     pass
 
 
 def connect_published(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published mart (schemas ``main`` and ``audit``)."""
+    """A read-only, sandboxed connection to the published mart (schemas ``main`` and
+    ``audit``): no other file can be read, written or attached, no extension loaded, no
+    setting changed (:data:`SANDBOX_CONFIG`)."""
     if not path.is_file():
         raise MartMissingError(
             f"no published mart at {path} (run `gonghui run`, or set GONGHUI_WAREHOUSE_DIR)"
         )
-    return duckdb.connect(str(path), read_only=True)
+    return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+
+
+def explain_error(exc: duckdb.Error, mart: Path) -> str:
+    """The message for a failed statement: DuckDB's own, preceded by why the sandbox refused
+    it when it did (a file system operation, an extension, a setting)."""
+    message = str(exc).strip()
+    refused = isinstance(exc, duckdb.PermissionException) or (
+        "configuration has been locked" in message
+    )
+    if not refused:
+        return message
+    parquet = mart.parent / "parquet"
+    return (
+        f"{SANDBOX_REFUSAL}, load extensions or change settings: it queries only the "
+        f"published mart {mart}. For files, use the Parquet export under {parquet}/ "
+        f"(or a DuckDB client of your own on a copy).\n  (DuckDB: {message.splitlines()[0]})"
+    )
 
 
 @dataclass
@@ -222,7 +268,7 @@ def _print_query(path: Path, statement: str, fmt: str, out) -> bool:
         with connect_published(path) as con:
             print(render(run_query(con, statement), fmt), file=out)
     except duckdb.Error as exc:
-        print(f"error: {exc}", file=out)
+        print(f"error: {explain_error(exc, path)}", file=out)
         return False
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,28 @@ def check_outcomes(evaluations) -> list[CheckOutcome]:
     return outcomes
 
 
+def failure_message(event) -> str:
+    """What a failed step's error says, down to its cause: Dagster wraps an exception raised
+    in an asset (``DagsterExecutionStepExecutionError: Error occurred while executing …``), so
+    its first line alone never names the OS error ("No space left on device") — the first line
+    of every cause is kept instead, without repeats and module paths."""
+    error = event.event_specific_data.error if event.event_specific_data else None
+    if error is None:
+        return "step failed"
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    parts: list[str] = []
+    for info in chain[1:] or chain:
+        first = (info.message or "").strip().splitlines()
+        line = re.sub(r"^(?:[A-Za-z_]\w*\.)+(\w+): ", r"\1: ", first[0]) if first else ""
+        text = line.partition(": ")[2] or line
+        if line and not any(text in p for p in parts):
+            parts.append(line)
+    return " ← ".join(parts) or chain[0].cls_name or "step failed"
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -74,12 +97,14 @@ class RunSummary:
     decision_path: Path | None = None
     #: run id of the publication this run found the inputs unchanged from (nothing rebuilt)
     up_to_date_with: str | None = None
+    #: why the mart this run replaced did not match its manifest (then it was republished)
+    republished_because: str | None = None
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
         """Read the outcome from the Dagster run result (and its stored run in ``instance``)
         and the working database."""
-        from orchestration.defs.publish.assets import PUBLISHED_MART_KEY
+        from orchestration.defs.publish.assets import PUBLISHED_MART_KEY, REPUBLISHED_TAG
         from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
         materialized = {e.asset_key for e in result.get_asset_materialization_events()}
@@ -99,10 +124,9 @@ class RunSummary:
 
         if data_docs_index(settings.warehouse_dir).is_file():
             summary.data_docs = data_docs_index(settings.warehouse_dir)
+        summary.republished_because = tags.get(REPUBLISHED_TAG) if summary.published else None
         for event in result.get_step_failure_events():
-            error = event.event_specific_data.error
-            message = error.message.strip().splitlines()[0] if error else "step failed"
-            summary.failures.append(f"{event.step_key}: {message}")
+            summary.failures.append(f"{event.step_key}: {failure_message(event)}")
         if settings.duckdb_path.exists():
             summary._read_warehouse(settings.duckdb_path)
         return summary
@@ -210,6 +234,8 @@ class RunSummary:
                 f"{self.published_path} stays in place (`gonghui run --full-refresh` rebuilds)"
             )
         elif self.published:
+            if self.republished_because:
+                lines.append(f"  {self.republished_because}: republished")
             lines.append(f"  PUBLISHED {self.published_path}")
             lines.append(f"    manifest: {self.published_path.parent / 'manifest.json'}")
         else:

@@ -11,10 +11,12 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.defs.dbt.assets import mart_model_names, warehouse_models
 from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.lib.fingerprint import current_fingerprint
-from orchestration.lib.publish import Publication, input_files, publish_mart
+from orchestration.lib.publish import Publication, input_files, mart_mismatch, publish_mart
 
 PUBLISH_GROUP = "publish"
 PUBLISHED_MART_KEY = dg.AssetKey("published_mart")
+#: run tag of a publication that replaced a mart which did not match its manifest: why
+REPUBLISHED_TAG = "gonghui/republished_because"
 #: the landing audit tables the source-level gate checks validate (and the manifest reads)
 GATED_LANDING_KEYS = [
     dg.AssetKey(["landing", t]) for t in ("source_files", "control_totals", "quarantine")
@@ -47,6 +49,10 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
     with warehouse.connect(read_only=True) as con:
         fingerprint = current_fingerprint(con, settings)
+    damaged = _previous_mart_problem(settings)
+    if damaged:
+        context.log.warning(f"{damaged}: publishing it again")
+        context.instance.add_run_tags(context.run.run_id, {REPUBLISHED_TAG: damaged[:1000]})
 
     def record(_publication: Publication) -> dict:
         return {
@@ -71,8 +77,21 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             "history": dg.MetadataValue.path(str(publication.history_dir)),
             "checks": len(checks),
             "checks_failed": sum(not c["passed"] for c in checks),
+            "replaced_damaged_mart": damaged or "",
         }
     )
+
+
+def _previous_mart_problem(settings) -> str | None:
+    """Why the mart in place is not the one its manifest records (changed in place by hand,
+    replaced, missing), or ``None`` — reported by this run, which replaces it."""
+    import json
+
+    try:
+        manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None  # nothing published yet
+    return mart_mismatch(settings.published_mart, manifest)
 
 
 PUBLISHED_PARQUET_KEY = dg.AssetKey("published_parquet")
