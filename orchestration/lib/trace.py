@@ -791,19 +791,21 @@ def subtotals(con: duckdb.DuckDBPyConnection, t: Trace, by: str) -> dict[str, An
             "not_counted": g["not_counted"],
         }
         out.append(g)
-    numerator = sum((Decimal(str(g["numerator"])) for g in out), Decimal(0))
-    denominator = sum((Decimal(str(g["denominator"])) for g in out), Decimal(0)) if ratio else None
+    summed = sum((Decimal(str(g["numerator"])) for g in out), Decimal(0))
+    summed_den = sum((Decimal(str(g["denominator"])) for g in out), Decimal(0)) if ratio else None
+    counted = t.contributing_rows  # the total is counted over all rows, like the figure
+    numerator = _measure(rule, [r for r in counted if r["in_numerator"]])
+    denominator = _measure(rule, [r for r in counted if r["in_denominator"]]) if ratio else None
     distinct = rule.measure.startswith("distinct:")
     adds_up = not distinct and all(
         _same(total, t.published[part])
-        for part, total in (("numerator", numerator), ("denominator", denominator))
+        for part, total in (("numerator", summed), ("denominator", summed_den))
         if t.published[part] is not None
     )
     if distinct:
         note = (
-            f"distinct {rule.measure_column} per {by}: a value seen in several groups counts "
-            f"once in the figure, so the groups add up to {_fmt(numerator)}, not to "
-            f"{_fmt(t.published['numerator'])}"
+            f"distinct {rule.measure_column}: a value seen in several {by}s counts once in the "
+            f"figure, so the subtotals (together {_fmt(summed)}) need not add up to it"
         )
     elif adds_up:
         note = "the subtotals add up to the published " + (
