@@ -1,7 +1,8 @@
 """The analysts' and auditors' commands of ``gonghui`` (registered by ``orchestration/cli.py``).
 
     gonghui sql ["SELECT …"] [--format table|csv|json]    read-only SQL on the published mart
-    gonghui trace INDICATOR --year Y [--street S]           from a figure back to source rows
+    gonghui trace INDICATOR --year Y [--street S] [--by street|file] [--wide]
+                                                         from a figure back to source rows
     gonghui report --year Y [--out F] [--pdf]               the year's report as HTML (+ PDF)
     gonghui docs [--empty-catalog]                          dbt docs (lineage) under the warehouse
 
@@ -56,7 +57,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     try:
         with connect_published(_mart(args)) as con:
-            result = tr.trace(con, args.indicator, args.year, args.street or tr.DISTRICT)
+            result = tr.trace(
+                con, args.indicator, args.year, args.street or tr.DISTRICT, by=args.by
+            )
     except (MartMissingError, tr.TraceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -65,7 +68,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(tr.render_csv(result))
     else:
-        print(tr.render_text(result, limit=args.limit or None))
+        print(tr.render_text(result, limit=args.limit or None, wide=args.wide))
     return 0 if result.matches else 1
 
 
@@ -153,7 +156,18 @@ def add_analyst_commands(sub: argparse._SubParsersAction) -> None:
     )
     trace.add_argument("indicator", help="indicator code, e.g. disputes_recovered_yuan")
     trace.add_argument("--year", type=int, required=True)
-    trace.add_argument("--street", help="street code (default: the district total)")
+    trace.add_argument(
+        "--street", help="street code or name, e.g. buji or 布吉 (default: the district total)"
+    )
+    trace.add_argument(
+        "--by",
+        choices=("street", "file"),
+        help="subtotals per street or per source file that add up to the figure "
+        "(with --format csv: the subtotals instead of the rows)",
+    )
+    trace.add_argument(
+        "--wide", action="store_true", help="text: full paths, SHA-256 and every column"
+    )
     trace.add_argument("--format", choices=("text", "json", "csv"), default="text")
     trace.add_argument(
         "--limit", type=int, default=20, help="rows listed per section in text (0 = all)"

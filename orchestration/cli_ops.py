@@ -79,13 +79,15 @@ def after_run(instance, run_id: str) -> None:
 def cmd_check_mapping(args: argparse.Namespace) -> int:
     from orchestration.lib.check_mapping import CheckMappingError, check_file
     from orchestration.lib.mapping import MappingError, load_mapping
+    from orchestration.lib.streets import UnknownStreetError, resolve_street
 
     try:
+        street = resolve_street(args.street, allow_district=False) if args.street else None
         mapping = load_mapping(Path(args.mapping) if args.mapping else None)
         check = check_file(
-            args.path, mapping=mapping, street=args.street, year=args.year, rows=args.rows
+            args.path, mapping=mapping, street=street, year=args.year, rows=args.rows
         )
-    except (CheckMappingError, MappingError) as exc:
+    except (CheckMappingError, MappingError, UnknownStreetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -104,7 +106,9 @@ def add_ops_commands(sub) -> None:
         "missing, row counts and the first rows that would be quarantined. Writes nothing.",
     )
     check.add_argument("path", help="the file (street/year taken from <raw>/<year>/<street>/)")
-    check.add_argument("--street", help="street code, when the file is not in a street folder")
+    check.add_argument(
+        "--street", help="street code or name (布吉), when the file is not in a street folder"
+    )
     check.add_argument("--year", type=int, help="reporting year, likewise")
     check.add_argument(
         "--mapping", help="the mapping file (default: GONGHUI_MAPPING or mapping/sources.yml)"

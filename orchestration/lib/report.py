@@ -12,6 +12,7 @@ when it is installed.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import shutil
 import subprocess
@@ -143,45 +144,80 @@ def parse_target(text: str | None, value: Decimal | None) -> Target | None:
 # ------------------------------------------------------------------------------------ charts
 
 
+def short_value(value: Decimal | float | None) -> str:
+    """A bar's or a tick's value in at most ~5 characters: ``15008`` → ``1.5万``,
+    ``893624.5`` → ``89.4万``, ``99.8`` → ``99.8``, ``1234.56`` → ``1235``."""
+    if value is None:
+        return "—"
+    d = Decimal(str(value))
+    if abs(d) >= 10_000:
+        wan = d / 10_000
+        places = Decimal(1) if abs(wan) >= 100 else Decimal("0.1")
+        return _plain(wan.quantize(places, rounding=ROUND_HALF_UP)).replace(",", "") + "万"
+    places = Decimal(1) if abs(d) >= 100 else Decimal("0.1")
+    return _plain(d.quantize(places, rounding=ROUND_HALF_UP)).replace(",", "")
+
+
+def nice_ticks(top: float, n: int = 4, integer: bool = False) -> list[float]:
+    """0 and about ``n`` evenly spaced round values (1, 2, 2.5 or 5 × 10^k) up to ≥ ``top``;
+    whole steps only when ``integer`` (counts of cases, people, events)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = max(top / n, 1.0) if integer else top / n
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(
+        m * magnitude
+        for m in (1, 2, 2.5, 5, 10)
+        if m * magnitude >= raw and not (integer and (m * magnitude) % 1)
+    )
+    count = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(count + 1)]
+
+
 def bar_chart_svg(
-    title: str, bars: list[tuple[str, Decimal | None]], unit: str, width=320, height=170
+    title: str, bars: list[tuple[str, Decimal | None]], unit: str, width=340, height=180
 ) -> str:
-    """A small vertical bar chart (one bar per street) as an SVG fragment."""
-    left, right, top, bottom = 6, 6, 30, 22
+    """A small vertical bar chart (one bar per street) as an SVG fragment: a value axis with
+    round ticks and grid lines, and every bar labelled with its value above it (the axis
+    reaches above the tallest bar, and the plot leaves room for its label, so none is cut)."""
+    left, right, top, bottom = 34, 4, 34, 20
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [float(v) for _, v in bars if v is not None]
-    top_value = max(values, default=0.0) or 1.0
+    ticks = nice_ticks(max(values, default=0.0), integer=unit not in ("pct", "yuan"))
+    axis_top = ticks[-1]
     n = max(len(bars), 1)
     slot = plot_w / n
-    bar_w = slot * 0.7
+    bar_w = slot * 0.72
+    base = top + plot_h
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}">',
-        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" class="chart-title">'
+        f'<text x="{width / 2:.1f}" y="15" text-anchor="middle" class="chart-title">'
         f"{escape(title)}</text>",
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-        'class="axis"/>',
     ]
+    for tick in ticks:
+        y = base - plot_h * tick / axis_top
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'class="{"axis" if tick == 0 else "grid"}"/>'
+            f'<text x="{left - 3}" y="{y + 3:.1f}" text-anchor="end" class="tick">'
+            f"{escape(short_value(tick))}</text>"
+        )
+    parts.append(f'<line x1="{left}" y1="{top - 4}" x2="{left}" y2="{base}" class="axis"/>')
     for i, (label, value) in enumerate(bars):
         x = left + i * slot + (slot - bar_w) / 2
-        v = float(value) if value is not None else 0.0
-        h = plot_h * v / top_value
-        y = top + plot_h - h
-        shown = _plain(value) if value is not None else "—"
+        v = max(float(value), 0.0) if value is not None else 0.0
+        h = plot_h * v / axis_top
+        y = base - h
+        exact = _plain(value) if value is not None else "—"
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" class="bar">'
-            f"<title>{escape(label)}: {escape(shown)}</title></rect>"
-        )
-        if value is not None and len(shown) <= 6:
-            parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{y - 2:.1f}" text-anchor="middle" '
-                f'class="bar-value">{escape(shown)}</text>'
-            )
-        cx, cy = x + bar_w / 2, top + plot_h + 14
-        parts.append(
-            f'<text x="{cx:.1f}" y="{cy:.1f}" class="bar-label" text-anchor="middle">'
-            f"{escape(label)}</text>"
+            f"<title>{escape(label)}: {escape(exact)}</title></rect>"
+            f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
+            f'class="bar-value">{escape(short_value(value))}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{base + 13:.1f}" class="bar-label" '
+            f'text-anchor="middle">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

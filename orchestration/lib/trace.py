@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -35,6 +36,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.mapping import PROJECT_ROOT
+from orchestration.lib.streets import Street, UnknownStreetError, resolve_street, streets_from_rows
 
 MANIFEST_PATH = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
 DISTRICT = "district"
@@ -246,6 +248,7 @@ class Trace:
     column_lineage: list[dict[str, str]]
     contributing_rows: list[dict[str, Any]] = field(default_factory=list)
     excluded_rows: list[dict[str, Any]] = field(default_factory=list)
+    subtotals: dict[str, Any] | None = None
 
     @property
     def matches(self) -> bool:
@@ -546,8 +549,16 @@ def trace(
     year: int,
     street: str = DISTRICT,
     manifest: dict[str, Any] | None = None,
+    by: str | None = None,
 ) -> Trace:
-    street = street or DISTRICT
+    """The trace of one figure; ``street`` is a code or a name (``布吉``), or the district;
+    ``by`` (``street`` or ``file``) adds the :func:`subtotals`."""
+    try:
+        street = resolve_street(street or DISTRICT, published_streets(con))
+    except UnknownStreetError as exc:
+        raise TraceError(str(exc)) from None
+    if by is not None and by not in BY:
+        raise TraceError(f"--by {by!r}: one of {', '.join(BY)}")
     info = _rows(con.execute("select * from dim_indicator where indicator_code = ?", [code]))
     if not info:
         known = [
@@ -610,7 +621,7 @@ def trace(
     manifest = manifest if manifest is not None else load_manifest()
     models, source_uid = model_chain(manifest, ind["domain"], rule.table)
     source_table = manifest["sources"][source_uid]["name"] if source_uid else ind["report_kind"]
-    return Trace(
+    result = Trace(
         indicator_code=code,
         name_zh=ind["name_zh"],
         year=year,
@@ -644,6 +655,18 @@ def trace(
         contributing_rows=rows,
         excluded_rows=excluded,
     )
+    if by is not None:
+        result.subtotals = subtotals(con, result, by)
+    return result
+
+
+def published_streets(con: duckdb.DuckDBPyConnection) -> list[Street]:
+    """The streets of the published ``dim_street`` (code order)."""
+    return streets_from_rows(
+        _rows(
+            con.execute("select street_code, name_zh, short_zh, name_en from dim_street order by 1")
+        )
+    )
 
 
 def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street_filter):
@@ -657,6 +680,13 @@ def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street
             params | {"kind": kind},
         )
     ):
+        if r["_superseded_by"]:  # the whole file was replaced: that, not the row, is why
+            r["reason"] = (
+                f"file superseded by the resubmission {r['_superseded_by']}; "
+                f"also quarantined: {r['reason']}"
+            )
+            out.append({"category": "superseded_file", "natural_key": None} | r)
+            continue
         out.append({"category": "quarantined", "natural_key": None} | r)
     for r in _rows(
         con.execute(
@@ -706,6 +736,99 @@ def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street
     return out
 
 
+BY = ("street", "file")
+
+
+def subtotals(con: duckdb.DuckDBPyConnection, t: Trace, by: str) -> dict[str, Any]:
+    """The figure's contributing rows per street or per source file: rows, numerator (and
+    denominator) by the indicator's rule, and the rows that did not count.
+
+    Counts and sums add up to the published numerator and denominator; a distinct count does
+    not (a value seen in two streets or files counts once in the figure), which ``adds_up``
+    and ``note`` say. Grouped by street, every street of the trace is listed, with zeros where
+    it has no rows; grouped by file, every file with a counted or an excluded row."""
+    if by not in BY:
+        raise TraceError(f"--by {by!r}: one of {', '.join(BY)}")
+    rule = RULES[t.indicator_code]
+    ratio = t.aggregation == "ratio"
+    key = "street_code" if by == "street" else "_source_file"
+    groups: dict[str, dict[str, Any]] = {}
+
+    def group(name: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
+        if name not in groups:
+            head = (
+                {"street": name, "name": ""}
+                if by == "street"
+                else {
+                    "file": name,
+                    "street": (row or {}).get("street_code"),
+                    "sha256": (row or {}).get("_file_sha256"),
+                }
+            )
+            groups[name] = head | {"counted": [], "not_counted": 0}
+        return groups[name]
+
+    if by == "street":
+        for s in published_streets(con):
+            if t.street_code in (DISTRICT, s.code):
+                group(s.code)["name"] = s.short_zh
+    for r in t.contributing_rows:
+        group(r[key], r)["counted"].append(r)
+    for r in t.excluded_rows:
+        group(r[key], r)["not_counted"] += 1
+    out: list[dict[str, Any]] = []
+    for name in sorted(groups, key=lambda g: (groups[g].get("street") or "", g)):
+        g = groups[name]
+        rows = g.pop("counted")
+        numerator = _measure(rule, [r for r in rows if r["in_numerator"]])
+        denominator = _measure(rule, [r for r in rows if r["in_denominator"]]) if ratio else None
+        value = percentage(numerator, denominator) if ratio else numerator
+        g = {k: v for k, v in g.items() if k != "not_counted"} | {
+            "rows": len(rows),
+            "numerator": _num(numerator),
+            "denominator": _num(denominator),
+            "value": _num(value),
+            "not_counted": g["not_counted"],
+        }
+        out.append(g)
+    summed = sum((Decimal(str(g["numerator"])) for g in out), Decimal(0))
+    summed_den = sum((Decimal(str(g["denominator"])) for g in out), Decimal(0)) if ratio else None
+    counted = t.contributing_rows  # the total is counted over all rows, like the figure
+    numerator = _measure(rule, [r for r in counted if r["in_numerator"]])
+    denominator = _measure(rule, [r for r in counted if r["in_denominator"]]) if ratio else None
+    distinct = rule.measure.startswith("distinct:")
+    adds_up = not distinct and all(
+        _same(total, t.published[part])
+        for part, total in (("numerator", summed), ("denominator", summed_den))
+        if t.published[part] is not None
+    )
+    if distinct:
+        note = (
+            f"distinct {rule.measure_column}: a value seen in several {by}s counts once in the "
+            f"figure, so the subtotals (together {_fmt(summed)}) need not add up to it"
+        )
+    elif adds_up:
+        note = "the subtotals add up to the published " + (
+            "numerator and denominator" if ratio else "value"
+        )
+    else:
+        note = "the subtotals DO NOT add up to the published figure"
+    return {
+        "by": by,
+        "measure": rule.measure,
+        "groups": out,
+        "total": {
+            "rows": sum(g["rows"] for g in out),
+            "numerator": _num(numerator),
+            "denominator": _num(denominator),
+            "value": _num(percentage(numerator, denominator) if ratio else numerator),
+            "not_counted": sum(g["not_counted"] for g in out),
+        },
+        "adds_up": adds_up,
+        "note": note,
+    }
+
+
 def _num(value: Any) -> Any:
     if value is None:
         return None
@@ -750,7 +873,31 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_text(t: Trace, limit: int | None = 20) -> str:
+WIDTH = 120  # the default text fits a terminal this wide; ``wide`` lifts the limit on tables
+
+# text headings of the row tables, and the columns shown only with ``wide``
+_HEADINGS = {
+    "street_code": "street",
+    "natural_key": "key",
+    "in_numerator": "num",
+    "in_denominator": "den",
+    "_source_file": "file",
+    "_source_sheet": "sheet",
+    "_source_row": "row",
+    "_file_sha256": "sha256",
+    "_period_label": "period",
+    "_key_row_count": "key rows",
+    "not_counted": "not counted",
+}
+_WIDE_ONLY = {"_file_sha256", "_period_label", "_key_row_count", "sha256"}
+_ELASTIC = ("_source_file", "file", "reason")  # truncated (…) first when a table is too wide
+_PATH_PREFIX = re.compile(r"(?<![\w/])\d{4}/[a-z0-9_]+/")  # '2021/buji/' of a landing path
+
+
+def render_text(t: Trace, limit: int | None = 20, wide: bool = False) -> str:
+    """The trace for a terminal. By default every line fits :data:`WIDTH` columns: files are
+    shown by name (street and year are columns), long cells are cut with '…' and the SHA-256,
+    period and key-count columns are left out; ``wide`` shows every column in full."""
     where = "district (all streets)" if t.street_code == DISTRICT else f"street {t.street_code}"
     pub = t.published
     lines = [
@@ -761,66 +908,284 @@ def render_text(t: Trace, limit: int | None = 20) -> str:
             if t.aggregation == "ratio"
             else ""
         ),
-        f"  definition: {t.definition}",
+        *_wrap(f"definition: {t.definition}"),
         f"  report kind: {t.report_kind}; aggregation: {t.aggregation}",
         "",
         "Formula (recount from the contributing rows below):",
-        f"  {t.formula}",
-        f"  over {t.rule['table']} where year = {t.year} and {t.rule['street']}",
+        *[w for part in t.formula.split("\n") for w in _wrap(part.strip())],
+        *_wrap(f"over {t.rule['table']} where year = {t.year} and {t.rule['street']}"),
         f"  recount = {_fmt(t.recount['value'])} — "
         + ("MATCHES the published value" if t.matches else "DOES NOT MATCH the published value"),
+    ]
+    if t.subtotals is not None:
+        lines += ["", *_subtotals_text(t, wide)]
+    lines += [
         "",
         "Assets (Dagster, `make dev` → Global asset lineage):",
-        *[f"  {i + 1}. {a}" for i, a in enumerate(t.assets)],
+        *[w for i, a in enumerate(t.assets) for w in _wrap(f"{i + 1}. {a}", sep=" → ")],
         "",
         "dbt models (dbt_project/target/manifest.json, `gonghui docs`):",
-        "  " + " → ".join(t.models),
+        *_wrap(" → ".join(t.models), sep=" → "),
         "",
         "Column lineage:",
     ]
     for step in t.column_lineage:
-        lines.append(f"  {step['model']}.{step['column']} = {step['expression']}")
+        lines += _wrap(f"{step['model']}.{step['column']} = {step['expression']}")
+    shown = [
+        {k: v for k, v in r.items() if wide or k not in _WIDE_ONLY} for r in t.contributing_rows
+    ]
+    if t.aggregation != "ratio":  # every listed row is in the numerator: the flags say nothing
+        shown = [
+            {k: v for k, v in r.items() if k not in ("in_numerator", "in_denominator")}
+            for r in shown
+        ]
     lines += ["", f"Contributing rows: {len(t.contributing_rows)}"]
-    lines += _table(t.contributing_rows, limit)
+    lines += _table(shown, limit, wide)
     lines += ["", f"Rows that did not count: {len(t.excluded_rows)}"]
     by_cat: dict[str, int] = {}
     for r in t.excluded_rows:
         by_cat[r["category"]] = by_cat.get(r["category"], 0) + 1
     lines += [f"  {k}: {v}" for k, v in sorted(by_cat.items())]
-    lines += _table(
-        [
-            {
-                k: r.get(k)
-                for k in (
-                    "category",
-                    "street_code",
-                    "natural_key",
-                    "_source_file",
-                    "_source_sheet",
-                    "_source_row",
-                    "reason",
-                )
-            }
-            for r in t.excluded_rows
-        ],
-        limit,
-    )
+    columns = [
+        "category",
+        "street_code",
+        "natural_key",
+        "_source_file",
+        "_source_sheet",
+        "_source_row",
+        *(["_file_sha256"] if wide else []),
+        "reason",
+    ]
+    lines += _table([{k: r.get(k) for k in columns} for r in t.excluded_rows], limit, wide)
     if limit is not None and (len(t.contributing_rows) > limit or len(t.excluded_rows) > limit):
         lines += ["", "(lists cut; --limit 0 shows all rows, --format csv|json exports them)"]
+    if not wide:
+        lines += ["(files by name, long cells cut with …; --wide shows paths, SHA-256 and all)"]
     return "\n".join(lines)
 
 
-def _table(rows: list[dict[str, Any]], limit: int | None) -> list[str]:
+def _subtotals_text(t: Trace, wide: bool) -> list[str]:
+    sub = t.subtotals
+    assert sub is not None
+    rule = RULES[t.indicator_code]
+    kind, _, column = rule.measure.partition(":")
+    ratio = t.aggregation == "ratio"
+    measure = {"count": "rows", "sum": f"sum of {column}", "distinct": f"distinct {column}"}
+    head = f"Subtotals by {sub['by']} (" + (
+        f"numerator and denominator ({measure[kind]}) per {sub['by']}):"
+        if ratio
+        else f"rows{'' if kind == 'count' else ' and ' + measure[kind]} per {sub['by']}):"
+    )
+    value_columns = (
+        ["numerator", "denominator", "%"] if ratio else ([] if kind == "count" else [column])
+    )
+
+    def row(g: dict[str, Any], first: dict[str, Any]) -> dict[str, Any]:
+        values = (
+            [g["numerator"], g["denominator"], g["value"]]
+            if ratio
+            else ([] if kind == "count" else [g["numerator"]])
+        )
+        return (
+            first
+            | {"rows": g["rows"]}
+            | dict(zip(value_columns, values, strict=True))
+            | {"not_counted": g["not_counted"]}
+        )
+
+    if sub["by"] == "street":
+        rows = [row(g, {"street": g["street"], "name": g["name"]}) for g in sub["groups"]]
+        total = row(sub["total"], {"street": "total", "name": ""})
+    else:
+        rows = [
+            row(
+                g,
+                {"file": g["file"], "street": g["street"]}
+                | ({"sha256": g["sha256"]} if wide else {}),
+            )
+            for g in sub["groups"]
+        ]
+        total = row(
+            sub["total"], {"file": "total", "street": ""} | ({"sha256": ""} if wide else {})
+        )
+    table = _table([*rows, total], None, wide, footer=1)
+    published = _fmt(t.published["numerator"] if ratio else t.published["value"])
+    if ratio:
+        published = (
+            f"numerator {published}, denominator {_fmt(t.published['denominator'])}, "
+            f"value {_fmt(t.published['value'])}"
+        )
+    else:
+        published = f"value {published}"
+    return [head, *table, *_wrap(f"= published {published}: {sub['note']}")]
+
+
+def _width(text: str) -> int:
+    """Display width: CJK and full-width characters take two terminal columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _take(text: str, width: int) -> str:
+    """The longest start of ``text`` that fits ``width`` display columns (at least 1 char)."""
+    used = 0
+    for n, ch in enumerate(text):
+        used += _width(ch)
+        if used > width:
+            return text[: max(n, 1)]
+    return text
+
+
+def _cut(text: str, width: int, middle: bool = False) -> str:
+    """``text`` cut to ``width`` display columns with '…' (in the middle: keep both ends)."""
+    if _width(text) <= width:
+        return text
+    if middle:
+        tail = _cut(text[::-1], (width - 1) // 2)[::-1].lstrip("…")
+        return _cut(text, width - _width(tail) - 1).rstrip("…") + "…" + tail
+    return _take(text, width - 1) + "…"
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    """A table cell over as many lines of ``width`` display columns as it needs."""
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if _width(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            out.append(line)
+        line = word
+        while _width(line) > width:  # a word wider than the cell: break it
+            head = _take(line, width)
+            out.append(head)
+            line = line[len(head) :]
+    return [*out, line] if line or not out else out
+
+
+def _wrap(text: str, indent: str = "  ", more: str = "      ", sep: str = " ") -> list[str]:
+    """``text`` in lines of at most :data:`WIDTH` display columns, broken at ``sep`` (a word
+    wider than a line is broken where it must)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(sep):
+        prefix = more if lines else indent
+        if line and _width(prefix + line + sep + word) > WIDTH:
+            lines.append(prefix + line)
+            line = (sep.lstrip() + word) if sep.strip() else word  # '→ model' on the next line
+        else:
+            line = line + sep + word if line else word
+        prefix = more if lines else indent
+        while _width(prefix + line) > WIDTH:
+            head = _take(prefix + line, WIDTH)
+            lines.append(head)
+            line = line[len(head) - len(prefix) :]
+            prefix = more
+    lines.append((more if lines else indent) + line)
+    return [x.rstrip() for x in lines]
+
+
+def _table(
+    rows: list[dict[str, Any]], limit: int | None, wide: bool = False, footer: int = 0
+) -> list[str]:
+    """An ASCII table of the first ``limit`` ``rows`` (all with a ``footer``: the last
+    ``footer`` rows go under a rule), indented by two.
+
+    Unless ``wide``, landing paths are shown without their ``<year>/<street>/`` folders and
+    the table is fitted into :data:`WIDTH` columns: headings wider than their values and then
+    the file and reason columns are cut with '…'."""
     if not rows:
         return []
-    from orchestration.lib.query import Result, format_table
-
-    shown = rows if not limit else rows[:limit]
+    shown = rows if not limit or footer else rows[:limit]
     columns = list(shown[0])
-    result = Result(columns, [tuple(_cell(r.get(c)) for c in columns) for r in shown])
-    return ["  " + line for line in format_table(result).splitlines()[:-1]] + (
-        [f"  … {len(rows) - len(shown)} more"] if len(shown) < len(rows) else []
-    )
+    numeric = [
+        all(
+            (isinstance(r.get(c), int | float | Decimal) and not isinstance(r.get(c), bool))
+            or r.get(c) is None
+            for r in shown
+        )
+        for c in columns
+    ]
+    cells = [[_text_cell(r.get(c), wide, c) for c in columns] for r in shown]
+    heads = [_HEADINGS.get(c, c) for c in columns]
+    widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    if not wide:
+        budget = WIDTH - 2 - (3 * len(columns) + 1)
+        values = [max([_width(row[i]) for row in cells] + [3]) for i in range(len(columns))]
+
+        def shrink(which: tuple[str, ...], floor: int) -> None:
+            narrow = [i for i, c in enumerate(columns) if c in which]
+            while sum(widths) > budget and narrow:
+                i = max(narrow, key=lambda j: widths[j])
+                if widths[i] <= floor:
+                    return
+                widths[i] -= 1
+
+        natural = list(widths)
+        shrink(("natural_key",), 17)  # 0. long keys (a member's keyed hash): their start
+        shrink(("_source_file", "file"), 22)  # 1. file names, cut in the middle
+        shrink(("reason",), 30)  # 2. reasons, wrapped over several lines
+        for i, head in enumerate(heads):  # 3. headings wider than their values
+            if sum(widths) <= budget or _width(head) <= values[i]:
+                continue
+            short = head.split("_")[0] if "_" in head.strip("_") else head
+            if len(short) >= 3 and _width(short) < _width(head):
+                heads[i] = head = short
+                widths[i] = max(values[i], _width(short))
+            widths[i] = max(values[i], min(widths[i], _width(head) - (sum(widths) - budget)))
+        shrink(("_source_file", "file"), 12)  # 4. file names and reasons again
+        shrink(("reason",), 16)
+        for i, c in enumerate(columns):  # 5. what the headings gave back, to the file names
+            if c in ("_source_file", "file"):
+                widths[i] = min(natural[i], widths[i] + max(budget - sum(widths), 0))
+        heads = [_cut(h, w) for h, w in zip(heads, widths, strict=True)]
+    lines_of = [
+        [
+            _wrap_cell(cell, w)
+            if c == "reason" and not wide
+            else [_cut(cell, w, middle=c in ("_source_file", "file"))]
+            for c, cell, w in zip(columns, row, widths, strict=True)
+        ]
+        for row in cells
+    ]
+
+    def line(texts: list[str], right: list[bool]) -> str:
+        padded = [
+            " " * (w - _width(t)) + t if r else t + " " * (w - _width(t))
+            for t, w, r in zip(texts, widths, right, strict=True)
+        ]
+        return "  | " + " | ".join(padded) + " |"
+
+    rule = "  +" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [rule, line(heads, [False] * len(heads)), rule]
+    for n, row in enumerate(lines_of):
+        if footer and n == len(cells) - footer:
+            out.append(rule)
+        for k in range(max(len(parts) for parts in row)):
+            out.append(line([parts[k] if k < len(parts) else "" for parts in row], numeric))
+    out.append(rule)
+    return out + ([f"  … {len(rows) - len(shown)} more"] if len(shown) < len(rows) else [])
+
+
+# the wording of the excluded rows' reasons in the compact table (the category says the rest)
+_SHORT_REASONS = (
+    ("the same key counts from a later row; counted row: ", "counts: "),
+    ("file superseded by the resubmission ", "by "),
+    ("; counted row: ", "; counts: "),
+)
+
+
+def _text_cell(value: Any, wide: bool, column: str = "") -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = _cell(value).replace("\n", " ")
+    if wide:
+        return text
+    if column == "reason":
+        for long, short in _SHORT_REASONS:
+            text = text.replace(long, short)
+    return _PATH_PREFIX.sub("", text)
 
 
 def rows_for_export(t: Trace) -> list[dict[str, Any]]:
@@ -831,7 +1196,8 @@ def rows_for_export(t: Trace) -> list[dict[str, Any]]:
 
 
 def render_csv(t: Trace) -> str:
-    rows = rows_for_export(t)
+    """The contributing and excluded rows; with subtotals, the subtotal of every group."""
+    rows = rows_for_export(t) if t.subtotals is None else t.subtotals["groups"]
     columns: list[str] = []
     for r in rows:
         columns += [c for c in r if c not in columns]

@@ -138,3 +138,13 @@ def test_column_letters():
         "AB",
         "x",
     ]
+
+
+def test_cli_takes_the_street_by_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GONGHUI_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    loose = tmp_path / "export.csv"
+    loose.write_text("统一社会信用代码,企业名称,职工人数,是否建会\n" + f"{CC},甲,120,是\n", "utf-8")
+    assert main(["check-mapping", str(loose), "--street", "布吉", "--year", "2021", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["street"] == "buji"
+    assert main(["check-mapping", str(loose), "--street", "布吉镇", "--year", "2021"]) == 2
+    assert "unknown street '布吉镇'" in capsys.readouterr().err

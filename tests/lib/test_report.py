@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import html
 import re
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -144,3 +146,107 @@ def test_screenshot_and_pdf(report_2021, tmp_path):
     assert re.search(rb"/FontName\s*/[A-Z]{6}\+(WenQuanYi|Noto|Source|Droid)", data), (
         "no CJK font in the PDF: install fonts-wqy-zenhei (docs/ci-system-packages.txt)"
     )
+
+
+# ------------------------------------------------------------------ charts and the printed page
+
+_SVG = re.compile(r"<svg .*?</svg>", re.S)
+_NUM = r"(-?[0-9.]+)"
+
+
+def _charts(page: str) -> list[str]:
+    return _SVG.findall(page)
+
+
+def test_every_bar_is_labelled_and_every_chart_has_a_value_axis(report_2021):
+    out, _ = report_2021
+    charts = _charts(out.read_text(encoding="utf-8"))
+    assert len(charts) == 30
+    for svg in charts:
+        title = html.unescape(re.search(r'aria-label="([^"]*)"', svg).group(1))
+        bars = re.findall(
+            rf'<rect x="{_NUM}" y="{_NUM}" width="{_NUM}" height="{_NUM}" '
+            r'class="bar"',
+            svg,
+        )
+        labels = re.findall(rf'<text x="{_NUM}" y="{_NUM}" [^>]*class="bar-value">([^<]+)<', svg)
+        assert len(bars) == 11 and len(labels) == 11, title
+        for (x, y, w, _h), (lx, ly, text) in zip(bars, labels, strict=True):
+            assert text.strip(), title
+            assert abs(float(lx) - (float(x) + float(w) / 2)) < 0.5  # over its own bar
+            # above the bar and below the title: 8px text whose baseline is at ly
+            assert float(ly) <= float(y) and float(ly) - 8 >= 20, (title, text)
+            assert len(html.unescape(text)) <= 6, (title, text)  # fits its slot
+        ticks = re.findall(r'class="tick">([^<]+)<', svg)
+        assert len(ticks) >= 2 and ticks[0] == "0", title
+        assert re.search(
+            r'<line x1="(\d+)" y1="[0-9.]+" x2="\1" y2="[0-9.]+" class="axis"/>', svg
+        ), title  # the vertical value axis
+
+
+def test_the_amount_chart_labels_every_street_in_wan():
+    bars = [
+        ("坂田", Decimal("195747.59")),
+        ("宝龙", Decimal("12985.17")),
+        ("园山", Decimal(0)),
+        ("平湖", None),
+    ]
+    svg = rp.bar_chart_svg("帮助职工争取经济利益（元）", bars, "yuan")
+    labels = re.findall(r'class="bar-value">([^<]+)<', svg)
+    assert labels == ["19.6万", "1.3万", "0", "—"]
+    assert re.findall(r'class="tick">([^<]+)<', svg) == ["0", "5万", "10万", "15万", "20万"]
+
+
+def test_short_values_and_round_ticks():
+    assert [rp.short_value(v) for v in (15008, 893624.5, Decimal("99.8"), 1234.56, 7, None)] == [
+        "1.5万",
+        "89.4万",
+        "99.8",
+        "1235",
+        "7",
+        "—",
+    ]
+    assert rp.nice_ticks(1, integer=True) == [0, 1]
+    assert rp.nice_ticks(7, integer=True) == [0, 2, 4, 6, 8]
+    assert rp.nice_ticks(100) == [0, 25, 50, 75, 100]
+    assert rp.nice_ticks(0) == [0, 1]
+
+
+def test_first_column_and_headings_never_wrap_and_the_page_is_a4(report_2021):
+    out, _ = report_2021
+    page = out.read_text(encoding="utf-8")
+    assert re.search(r"th, td:first-child \{ white-space: nowrap; \}", page)
+    assert re.search(r"@page \{ size: A4 portrait; margin: [0-9]+mm", page)
+
+
+@needs_chromium
+def test_pdf_is_a4_and_no_page_but_the_last_is_under_half_full(report_2021, tmp_path):
+    from pdf_pages import pdf_pages
+
+    out, _ = report_2021
+    pages = pdf_pages(rp.print_pdf(out, tmp_path / "report.pdf").read_bytes())
+    assert 3 <= len(pages) <= 6, len(pages)
+    for n, page in enumerate(pages, 1):
+        assert (round(page.width), round(page.height)) == (595, 842), n  # A4 portrait
+        assert page.texts > 0 and page.text_top < 0.1 * page.height, n  # starts at the top
+        if n < len(pages):
+            assert page.filled >= 0.5, f"page {n} of {len(pages)} is {page.filled:.0%} full"
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
+@needs_chromium
+def test_the_page_reader_agrees_with_pdftotext(report_2021, tmp_path):
+    """``pdf_pages`` against poppler's text boxes (where poppler is installed)."""
+    from pdf_pages import pdf_pages
+
+    out, _ = report_2021
+    pdf = rp.print_pdf(out, tmp_path / "report.pdf")
+    for n, page in enumerate(pdf_pages(pdf.read_bytes()), 1):
+        boxes = subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), "-bbox", str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        y_max = max(float(y) for y in re.findall(r'yMax="([0-9.]+)"', boxes))
+        assert abs(page.text_bottom - y_max) < 6, n  # baseline vs. bottom of the glyphs

@@ -187,3 +187,127 @@ def test_docs_generates_the_lineage_site(demo):
     catalog = json.loads((site / "catalog.json").read_text(encoding="utf-8"))
     assert "model.gonghui.annual_indicators" in catalog["nodes"]
     assert (site / "static_index.html").stat().st_size > 100_000
+
+
+# ------------------------------------------------------------------ subtotals, width, names
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table_rows(out: str, first_cells: set[str]) -> list[list[str]]:
+    """The rows of the text tables whose first cell is one of ``first_cells``."""
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.strip().startswith("|") and cells[0] in first_cells:
+            rows.append(cells)
+    return rows
+
+
+def test_by_street_prints_eleven_subtotals_that_sum_to_the_published_value(demo, con):
+    """Issue 15, done when: ``trace disputes_recovered_yuan --year 2021 --by street``."""
+    proc = demo.gonghui("trace", "disputes_recovered_yuan", "--year", "2021", "--by", "street")
+    assert proc.returncode == 0, proc.stderr
+    streets = {r[0] for r in con.execute("select street_code from dim_street").fetchall()}
+    section = proc.stdout.split("Subtotals by street")[1].split("\n\n")[0]
+    rows = _table_rows(section, streets)
+    assert len(rows) == 11 and {r[0] for r in rows} == streets
+    header = [c.strip() for c in section.splitlines()[2].strip().strip("|").split("|")]
+    rows_col, sum_col = header.index("rows"), header.index("recovered_amount")
+    value, _, _ = _published(con, "disputes_recovered_yuan", 2021, "district")
+    assert sum(Decimal(r[sum_col]) for r in rows) == value
+    n_rows = len(tr.trace(con, "disputes_recovered_yuan", 2021).contributing_rows)
+    assert sum(int(r[rows_col]) for r in rows) == n_rows
+    assert "total" in section and "= published value" in section
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_subtotals_by_street_and_file_add_up_for_every_indicator(con, code):
+    t = tr.trace(con, code, 2021, by="street")
+    for by in ("street", "file"):
+        sub = tr.subtotals(con, t, by)
+        groups = sub["groups"]
+        assert sum(g["rows"] for g in groups) == len(t.contributing_rows)
+        for part in ("numerator", "denominator"):
+            if t.published[part] is None:
+                continue
+            total = sum(Decimal(str(g[part])) for g in groups)
+            if t.rule["measure"].startswith("distinct:"):
+                # a distinct value may appear in several groups: it counts once in the total
+                assert total >= Decimal(str(t.published[part])), (by, part)
+                assert not sub["adds_up"]
+            else:
+                assert total == Decimal(str(t.published[part])), (by, part)
+                assert sub["adds_up"]
+        if by == "street":
+            assert len(groups) == 11
+        excluded = sum(g["not_counted"] for g in groups)
+        assert excluded == len(t.excluded_rows)
+    assert t.subtotals["by"] == "street"
+
+
+def test_by_file_in_csv_and_json(demo, con):
+    proc = demo.gonghui(
+        "trace", "hardship_aid_yuan", "--year", "2021", "--by", "file", "--format", "csv"
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    value, _, _ = _published(con, "hardship_aid_yuan", 2021, "district")
+    assert rows and all(r["file"] for r in rows)
+    assert sum(Decimal(r["numerator"]) for r in rows) == value
+    proc = demo.gonghui(
+        "trace", "hardship_aid_yuan", "--year", "2021", "--by", "file", "--format", "json"
+    )
+    doc = json.loads(proc.stdout)
+    assert doc["subtotals"]["by"] == "file"
+    assert sum(Decimal(str(g["numerator"])) for g in doc["subtotals"]["groups"]) == value
+
+
+@pytest.mark.parametrize(
+    "code", ["disputes_recovered_yuan", "requests_internal_rate", "member_records"]
+)
+def test_default_text_fits_120_columns_and_wide_shows_everything(demo, code):
+    proc = demo.gonghui("trace", code, "--year", "2021", "--by", "file")
+    assert proc.returncode == 0, proc.stderr
+    widest = max(proc.stdout.splitlines(), key=_display_width)
+    assert _display_width(widest) <= 120, widest
+    assert not re.search(r"\b[0-9a-f]{64}\b", proc.stdout)  # no full sha256 by default
+    wide = demo.gonghui("trace", code, "--year", "2021", "--wide")
+    assert wide.returncode == 0, wide.stderr
+    assert re.search(r"\| [0-9a-f]{64} \|", wide.stdout)
+    assert re.search(r"\| 2021/[a-z]+/[^|]+\.(xlsx|xls|csv|json) +\|", wide.stdout)
+
+
+def test_rows_of_a_superseded_file_are_superseded_not_quarantined(con):
+    superseded_quarantined = con.execute(
+        "select count(*) from audit.quarantined_rows where _superseded_by is not null"
+    ).fetchone()[0]
+    assert superseded_quarantined > 0  # the demo has quarantined rows in a corrected file
+    seen = 0
+    for code in ("disputes_mediated", "member_records", "hardship_aid_yuan", "care_events"):
+        for year in (2020, 2021):
+            for row in tr.trace(con, code, year).excluded_rows:
+                if row["_superseded_by"]:
+                    assert row["category"] == "superseded_file", row
+                    assert "resubmission" in row["reason"]
+                    seen += 1
+                if row["category"] == "quarantined":
+                    assert not row["_superseded_by"], row
+    assert seen
+
+
+@pytest.mark.parametrize("street", ["布吉", "布吉街道", "Buji"])
+def test_street_by_chinese_or_english_name(demo, street):
+    proc = demo.gonghui("trace", "care_events", "--year", "2021", "--street", street)
+    assert proc.returncode == 0, proc.stderr
+    assert "street buji" in proc.stdout
+
+
+def test_unknown_street_names_the_choices(demo):
+    proc = demo.gonghui("trace", "care_events", "--year", "2021", "--street", "布吉镇")
+    assert proc.returncode == 2
+    assert "unknown street '布吉镇'" in proc.stderr and "buji (布吉)" in proc.stderr
