@@ -10,7 +10,10 @@
     landing.raw_bytes("buji", "broken.xlsx", b"...")
 
 ``run_ingest(raw_dir)`` ingests into a fresh in-memory DuckDB with the fixed PII key
-``b"test-key"`` and returns ``(report, con)``. ``make_id``/``make_credit_code`` give valid
+``b"test-key"`` and returns ``(report, con)``; its files are read by one pool of worker
+processes shared by the session (``reader_pool``). Tests write files and ingest at once, so
+``GONGHUI_SETTLE_SECONDS`` defaults to 0 here (and in the pipelines tests start as
+subprocesses, which inherit the environment); deferral tests set it themselves. ``make_id``/``make_credit_code`` give valid
 identifiers with the right check character.
 """
 
@@ -21,6 +24,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,9 @@ import xlwt
 from orchestration.lib.identifiers import credit_check_char, id_check_char
 from orchestration.lib.ingest import IngestReport, ingest
 from orchestration.lib.mapping import Mapping, load_mapping
+from orchestration.lib.workers import FilePool
+
+os.environ.setdefault("GONGHUI_SETTLE_SECONDS", "0")
 
 YEAR = 2021
 PII_KEY = b"test-key"
@@ -193,8 +200,17 @@ def mapping() -> Mapping:
     return load_mapping()
 
 
+@pytest.fixture(scope="session")
+def reader_pool():
+    """Worker processes reading landing files, started once for the session."""
+    with FilePool(2) as pool:
+        yield pool
+
+
 @pytest.fixture
-def run_ingest(mapping: Mapping) -> Callable[..., tuple[IngestReport, duckdb.DuckDBPyConnection]]:
+def run_ingest(
+    mapping: Mapping, reader_pool: FilePool
+) -> Callable[..., tuple[IngestReport, duckdb.DuckDBPyConnection]]:
     """``run_ingest(raw_dir, mapping=None, key=PII_KEY)`` → ``(report, con)``."""
     connections: list[duckdb.DuckDBPyConnection] = []
 
@@ -209,6 +225,7 @@ def run_ingest(mapping: Mapping) -> Callable[..., tuple[IngestReport, duckdb.Duc
         root = raw_dir.root if isinstance(raw_dir, Landing) else Path(raw_dir)
         con = duckdb.connect()
         connections.append(con)
+        kwargs.setdefault("pool", reader_pool)
         report = ingest(root, con, mapping, run_id, key=key, **kwargs)
         return report, con
 
