@@ -13,8 +13,8 @@
 ``b"test-key"`` and returns ``(report, con)``; its files are read by one pool of worker
 processes shared by the session (``reader_pool``). Tests write files and ingest at once, so
 ``GONGHUI_SETTLE_SECONDS`` defaults to 0 here (and in the pipelines tests start as
-subprocesses, which inherit the environment); deferral tests set it themselves. ``make_id``/``make_credit_code`` give valid
-identifiers with the right check character.
+subprocesses, which inherit the environment); deferral tests set it themselves.
+``make_id``/``make_credit_code`` give valid identifiers with the right check character.
 """
 
 from __future__ import annotations
