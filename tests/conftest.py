@@ -10,8 +10,11 @@
     landing.raw_bytes("buji", "broken.xlsx", b"...")
 
 ``run_ingest(raw_dir)`` ingests into a fresh in-memory DuckDB with the fixed PII key
-``b"test-key"`` and returns ``(report, con)``. ``make_id``/``make_credit_code`` give valid
-identifiers with the right check character.
+``b"test-key"`` and returns ``(report, con)``; its files are read by one pool of worker
+processes shared by the session (``reader_pool``). Tests write files and ingest at once, so
+``GONGHUI_SETTLE_SECONDS`` defaults to 0 here (and in the pipelines tests start as
+subprocesses, which inherit the environment); deferral tests set it themselves.
+``make_id``/``make_credit_code`` give valid identifiers with the right check character.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from mappings import CONTRACT_MAPPING
 from orchestration.lib.identifiers import credit_check_char, id_check_char
 from orchestration.lib.ingest import IngestReport, ingest
 from orchestration.lib.mapping import Mapping, load_mapping
+from orchestration.lib.workers import FilePool
+
+os.environ.setdefault("GONGHUI_SETTLE_SECONDS", "0")
 
 # Tests never depend on the templates of the shipped mapping (see tests/mappings.py); set before
 # any test module imports the Dagster definitions, which load the mapping at import.
@@ -199,8 +205,17 @@ def mapping() -> Mapping:
     return load_mapping()
 
 
+@pytest.fixture(scope="session")
+def reader_pool():
+    """Worker processes reading landing files, started once for the session."""
+    with FilePool(2) as pool:
+        yield pool
+
+
 @pytest.fixture
-def run_ingest(mapping: Mapping) -> Callable[..., tuple[IngestReport, duckdb.DuckDBPyConnection]]:
+def run_ingest(
+    mapping: Mapping, reader_pool: FilePool
+) -> Callable[..., tuple[IngestReport, duckdb.DuckDBPyConnection]]:
     """``run_ingest(raw_dir, mapping=None, key=PII_KEY)`` → ``(report, con)``."""
     connections: list[duckdb.DuckDBPyConnection] = []
 
@@ -215,6 +230,7 @@ def run_ingest(mapping: Mapping) -> Callable[..., tuple[IngestReport, duckdb.Duc
         root = raw_dir.root if isinstance(raw_dir, Landing) else Path(raw_dir)
         con = duckdb.connect()
         connections.append(con)
+        kwargs.setdefault("pool", reader_pool)
         report = ingest(root, con, mapping, run_id, key=key, **kwargs)
         return report, con
 

@@ -21,12 +21,14 @@ De-duplication on natural keys and cross-street member attribution are done down
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
 import os
 import re
+import time
 import unicodedata
 import warnings
 from collections.abc import Iterable
@@ -47,6 +49,8 @@ from orchestration.lib.mapping import (
     split_header,
 )
 from orchestration.lib.readers import FileRejected, Sheet, read_sheets
+from orchestration.lib.settings import IngestLimits
+from orchestration.lib.workers import Failure, FilePool, Job
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +267,7 @@ class FileResult:
     path: Path
     year: int | None
     street_code: str | None
-    sha256: str
+    sha256: str | None
     file_format: str
     status: str = "loaded"
     reason_code: str | None = None
@@ -692,6 +696,19 @@ def locate(path: Path, raw_dir: Path, street_codes: Iterable[str]) -> tuple[int 
     return int(parts[0]), parts[1]
 
 
+def unread_result(path: Path, raw_dir: Path, street_codes: Iterable[str]) -> FileResult:
+    """The :class:`FileResult` of a file before anything of it is read (no sha256 yet)."""
+    year, street = locate(path, raw_dir, street_codes)
+    return FileResult(
+        source_file=path.relative_to(raw_dir).as_posix(),
+        path=path,
+        year=year,
+        street_code=street,
+        sha256=None,
+        file_format=path.suffix.lower().lstrip(".") or "none",
+    )
+
+
 def process_file(
     path: Path,
     raw_dir: Path,
@@ -701,19 +718,20 @@ def process_file(
     key: bytes,
     run_id: str,
     ingested_at: dt.datetime | None = None,
+    limits: IngestLimits | None = None,
 ) -> FileResult:
-    """Read, recognise, parse and validate one landing file. Never raises for bad input."""
+    """Read, recognise, parse and validate one landing file. Never raises for bad input.
+
+    ``limits`` (default: from the environment) are checked before the file is parsed.
+    Ingestion runs this in a worker process (:mod:`orchestration.lib.workers`).
+    """
     ingested_at = ingested_at or dt.datetime.now()
-    rel = path.relative_to(raw_dir).as_posix()
-    year, street = locate(path, raw_dir, street_codes)
-    result = FileResult(
-        source_file=rel,
-        path=path,
-        year=year,
-        street_code=street,
-        sha256=sha256_of(path),
-        file_format=path.suffix.lower().lstrip(".") or "none",
-    )
+    result = unread_result(path, raw_dir, street_codes)
+    try:
+        result.sha256 = sha256_of(path)
+    except OSError as exc:
+        return result.reject("rejected", "unreadable", os_error_text(exc))
+    year, street = result.year, result.street_code
     if year is None:
         return result.reject(
             "rejected",
@@ -729,7 +747,7 @@ def process_file(
     result.version = resubmission_version(path.name, mapping)
     tpl = mapping.template_for(street, path.name)
     try:
-        sheets = read_sheets(path, mapping.csv_encodings)
+        sheets = read_sheets(path, mapping.csv_encodings, limits)
     except FileRejected as exc:
         return result.reject("rejected", exc.code, exc.reason)
     except Exception as exc:  # a reader bug must not stop the other files
@@ -770,7 +788,7 @@ def process_file(
         try:
             process_sheet(result, sheet, match, mapping, tpl, key, run_id, ingested_at)
         except Exception as exc:
-            log.exception("failed to process %s", rel)
+            log.exception("failed to process %s", result.source_file)
             return result.reject("rejected", "unreadable", f"sheet '{sheet.name}': {exc}")
         kinds.append(match.kind.name)
     if incomplete:
@@ -807,17 +825,96 @@ def process_file(
     return result
 
 
-def discover(raw_dir: Path, years: Iterable[int] | None = None) -> list[Path]:
-    """Every regular file under the landing root (sorted; hidden folders included)."""
+@dataclass
+class LandingProblem:
+    """A landing entry that is not read: a symlink, an unreadable folder or file, something
+    that is not a regular file. ``path`` is the entry itself (never resolved)."""
+
+    path: Path
+    code: str
+    reason: str
+    #: the street cannot be replaced from what was seen (its landing state is incomplete)
+    incomplete: bool = False
+
+
+@dataclass
+class LandingScan:
+    files: list[Path]
+    problems: list[LandingProblem]
+
+
+def os_error_text(exc: OSError) -> str:
+    """``unreadable: [Errno 13] Permission denied`` (no path: the caller names it)."""
+    if exc.errno is not None and exc.strerror:
+        return f"unreadable: [Errno {exc.errno}] {exc.strerror}"
+    return f"unreadable: {exc}"
+
+
+def scan_landing_root(raw_dir: Path, years: Iterable[int] | None = None) -> LandingScan:
+    """Every regular file under the landing root, and every entry that is not one.
+
+    Symlinks (to files or folders) are never followed: a link would count another street's
+    file twice or read files outside the landing root; each one is a problem naming its
+    target. A folder that cannot be listed is a problem that makes its street *incomplete*
+    (see :func:`ingest`), and so is an entry whose type cannot be read. Sorted; hidden folders
+    included; ``years`` limits the walk to those ``<year>/`` folders.
+    """
+    raw_dir = Path(raw_dir)
     wanted = {str(y) for y in years} if years else None
-    files = []
-    for path in sorted(raw_dir.rglob("*")):
-        if not path.is_file():
+    files: list[Path] = []
+    problems: list[LandingProblem] = []
+    stack = [raw_dir]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append(
+                LandingProblem(folder, "unreadable", f"folder {os_error_text(exc)}", True)
+            )
             continue
-        if wanted and path.relative_to(raw_dir).parts[0] not in wanted:
-            continue
-        files.append(path)
-    return files
+        for entry in entries:
+            path = Path(entry.path)
+            if wanted and path.relative_to(raw_dir).parts[0] not in wanted:
+                continue
+            try:
+                if entry.is_symlink():
+                    try:
+                        target = os.readlink(path)
+                    except OSError as exc:
+                        target = f"? ({exc.strerror})"
+                    problems.append(
+                        LandingProblem(
+                            path,
+                            "symlink",
+                            f"a symbolic link (to {target}): links are not followed — put the "
+                            "file itself in the street's folder",
+                        )
+                    )
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(path)
+                else:
+                    problems.append(
+                        LandingProblem(
+                            path,
+                            "not_a_file",
+                            "not a regular file (a pipe, socket or device): not read",
+                        )
+                    )
+            except OSError as exc:
+                problems.append(LandingProblem(path, "unreadable", os_error_text(exc), True))
+    files.sort()
+    problems.sort(key=lambda p: p.path)
+    return LandingScan(files, problems)
+
+
+def discover(raw_dir: Path, years: Iterable[int] | None = None) -> list[Path]:
+    """Every regular file under the landing root (sorted; hidden folders included; symlinks
+    not followed — :func:`scan_landing_root` also lists what is not read)."""
+    return scan_landing_root(raw_dir, years).files
 
 
 def resolve_resubmissions(results: list[FileResult]) -> None:
@@ -944,6 +1041,7 @@ def write_raw(
     *,
     unplaced: bool = False,
     key_id: str | None = None,
+    held: tuple[list[str], list[FileResult]] = ([], []),
 ) -> None:
     """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
 
@@ -951,6 +1049,11 @@ def write_raw(
     ``unplaced`` also replaces the ``source_files`` rows of files outside any street folder
     (always part of a full refresh). ``key_id``: :func:`pii_key_id` of the key the rows were
     pseudonymised with.
+
+    ``held`` = (streets, problem files): streets that are not replaced (their landing state
+    could not be read completely, or a file is still arriving) keep every row; only their
+    problem records (``deferred``, unreadable) are refreshed, and a file that already has a
+    record keeps it (its rows are still the ones loaded).
     """
     years, streets = scope
     conds = []
@@ -983,6 +1086,7 @@ def write_raw(
             source_file_rows(results, run_id, mapping.sha256 or None, key_id),
             SOURCE_FILE_COLUMNS,
         )
+        _write_held(con, held, years, run_id, mapping.sha256 or None, key_id)
         quarantine = [q for r in results for q in r.quarantined]
         if quarantine:
             _insert(
@@ -1000,6 +1104,34 @@ def write_raw(
     except Exception:
         con.execute("rollback")
         raise
+
+
+def _write_held(con, held, years, run_id, mapping_sha256, key_id) -> None:
+    streets, rows = held
+    if not streets:
+        return
+    quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in streets)
+    year_cond = f" and year in ({', '.join(str(int(y)) for y in years) or 'null'})" if years else ""
+    keep = {r.source_file for r in rows}
+    stale = [
+        rel
+        for (rel,) in con.execute(
+            f"select _source_file from raw.source_files where street_code in ({quoted}){year_cond} "
+            "and _file_sha256 is null and (status = 'deferred' or reason_code = 'unreadable')"
+        ).fetchall()
+        if rel not in keep
+    ]
+    if stale:
+        con.execute("delete from raw.source_files where _source_file in ?", [stale])
+    existing = {r[0] for r in con.execute("select _source_file from raw.source_files").fetchall()}
+    new = [r for r in rows if r.source_file not in existing]
+    if new:
+        _insert(
+            con,
+            "source_files",
+            source_file_rows(new, run_id, mapping_sha256, key_id),
+            SOURCE_FILE_COLUMNS,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1033,13 +1165,34 @@ def landing_fingerprints(
     codes = list(street_codes) if street_codes is not None else load_street_codes()
     wanted = set(streets) if streets is not None else None
     out: dict[str | None, Fingerprint] = {}
-    for path in discover(raw_dir, years):
-        _year, street = locate(path, raw_dir, codes)
+    scan = scan_landing_root(raw_dir, years)
+    # what cannot be read has no hash: it is part of the street's state all the same
+    entries = [(p, None) for p in scan.files] + [(p.path, p) for p in scan.problems]
+    for path, problem in entries:
+        _year, street = (
+            problem_place(path, raw_dir, codes) if problem else locate(path, raw_dir, codes)
+        )
         if wanted is not None and street not in wanted:
             continue
         rel = path.relative_to(raw_dir).as_posix()
-        out.setdefault(street, {})[rel] = (sha256_of(path), mapping.sha256 or None, key_id)
+        sha = None
+        if problem is None:
+            try:
+                sha = sha256_of(path)
+            except OSError:
+                sha = None
+        out.setdefault(street, {})[rel] = (sha, mapping.sha256 or None, key_id)
     return out
+
+
+def problem_place(
+    path: Path, raw_dir: Path, street_codes: Iterable[str]
+) -> tuple[int | None, str | None]:
+    """Year and street of a landing entry that may be a folder (``<raw>/<year>/<street>``)."""
+    parts = path.relative_to(raw_dir).parts
+    if len(parts) < 2 or not re.fullmatch(r"(19|20)\d{2}", parts[0]):
+        return None, None
+    return int(parts[0]), parts[1] if parts[1] in set(street_codes) else None
 
 
 def warehouse_fingerprints(
@@ -1089,6 +1242,9 @@ class IngestReport:
     streets_ingested: list[str] | None = None
     #: streets in scope skipped because their files are unchanged since the last ingestion
     streets_unchanged: list[str] = field(default_factory=list)
+    #: streets in scope NOT replaced (rows kept as last ingested) → why: an unreadable folder
+    #: or file, or a file still arriving (``deferred``); they are read again by a later run
+    streets_held: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
@@ -1115,7 +1271,9 @@ class IngestReport:
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
     def problems(self) -> list[str]:
-        return [f.message for f in self.files if f.status in ("rejected", "unrecognised")]
+        return [
+            f.message for f in self.files if f.status in ("rejected", "unrecognised", "deferred")
+        ]
 
 
 def ingest(
@@ -1129,6 +1287,8 @@ def ingest(
     key: bytes | None = None,
     skip_unchanged: bool = False,
     unplaced: bool = False,
+    pool: FilePool | None = None,
+    limits: IngestLimits | None = None,
 ) -> IngestReport:
     """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema.
 
@@ -1137,9 +1297,20 @@ def ingest(
     re-reads only the streets whose files were added, changed or removed, or were read with
     another mapping or key; the others keep their rows.
     ``unplaced`` also (re)reports files outside any street folder when ``streets`` is given.
+
+    Every file is read in a worker process of ``pool`` (default: a pool of
+    ``limits.workers`` started for this call; :mod:`orchestration.lib.workers`), so a file that
+    crashes the reader, times out or takes too much memory is rejected and the others load.
+    Symlinks are rejected, never followed; a file with the same content as another one is
+    ``duplicate_content`` (the first by path counts). A street whose landing state cannot be
+    read completely (an unreadable folder or file) or that has a file still arriving
+    (modified less than ``limits.settle_seconds`` ago, or changed while it was read:
+    ``deferred``) is *held*: its rows stay as last ingested, the problem is recorded, and it
+    stays "changed" so a later run picks it up.
     """
     raw_dir = Path(raw_dir)
     key = key or pii_key()
+    limits = limits or IngestLimits.from_env()
     street_codes = load_street_codes()
     scope_streets: list[str] | None = list(streets) if streets is not None else None
     include_unplaced = unplaced or scope_streets is None
@@ -1158,30 +1329,132 @@ def ingest(
         unchanged = [s for s in candidates if s not in changed and s is not UNPLACED]
         include_unplaced = UNPLACED in changed
         scope_streets = [s for s in changed if s is not UNPLACED]
-    wanted_streets = set(scope_streets) if scope_streets is not None else None
+    wanted_streets = set(scope_streets) if scope_streets is not None else set(street_codes)
+
+    def in_scope(street: str | None) -> bool:
+        return street in wanted_streets if street is not None else include_unplaced
+
     ingested_at = dt.datetime.now()
-    results = []
-    for path in discover(raw_dir, years):
-        if wanted_streets is not None:
-            _year, street = locate(path, raw_dir, street_codes)
-            if street not in wanted_streets and not (street is None and include_unplaced):
-                continue
-        result = process_file(
-            path,
-            raw_dir,
-            mapping,
-            street_codes=street_codes,
-            key=key,
-            run_id=run_id,
-            ingested_at=ingested_at,
+    scan = scan_landing_root(raw_dir, years)
+    results: list[FileResult] = []
+    #: street → why it cannot be replaced in this run; held_rows: what is recorded for it
+    held: dict[str, list[str]] = {}
+    held_rows: list[FileResult] = []
+
+    def hold(result: FileResult, whole_scope: bool = False) -> None:
+        affected = sorted(wanted_streets) if whole_scope else [result.street_code]
+        for street in affected:
+            if street is not None and street in wanted_streets:
+                held.setdefault(street, []).append(result.message)
+        if result.street_code is not None:
+            held_rows.append(result)
+        elif in_scope(None):
+            results.append(result)
+
+    for problem in scan.problems:
+        year, street = problem_place(problem.path, raw_dir, street_codes)
+        result = FileResult(
+            source_file=problem.path.relative_to(raw_dir).as_posix(),
+            path=problem.path,
+            year=year,
+            street_code=street,
+            sha256=None,
+            file_format=problem.path.suffix.lower().lstrip(".") or "none",
+        ).reject("rejected", problem.code, problem.reason)
+        log.warning("%s", result.message)
+        if problem.incomplete:
+            # a folder above the street folders: no street of the scope is known completely
+            hold(result, whole_scope=len(problem.path.relative_to(raw_dir).parts) < 2)
+        elif in_scope(street):
+            results.append(result)
+
+    jobs: list[Job] = []
+    stats: dict[Path, tuple[int, int]] = {}
+    now = time.time()
+    for path in scan.files:
+        _year, street = locate(path, raw_dir, street_codes)
+        if not in_scope(street):
+            continue
+        try:
+            st = path.stat()
+        except OSError as exc:
+            hold(
+                unread_result(path, raw_dir, street_codes).reject(
+                    "rejected", "unreadable", os_error_text(exc)
+                )
+            )
+            continue
+        age = now - st.st_mtime
+        # (a future mtime beyond the window is a wrong clock, not a file arriving)
+        if -limits.settle_seconds < age < limits.settle_seconds:
+            hold(
+                unread_result(path, raw_dir, street_codes).reject(
+                    "deferred",
+                    "in_flux",
+                    f"modified {max(age, 0):.0f} s ago, less than {limits.settle_seconds:g} s "
+                    "(GONGHUI_SETTLE_SECONDS): it may still be arriving; read in a later run",
+                )
+            )
+            continue
+        stats[path] = (st.st_size, st.st_mtime_ns)
+        jobs.append(
+            Job(
+                path,
+                (path, raw_dir, mapping),
+                {
+                    "street_codes": street_codes,
+                    "key": key,
+                    "run_id": run_id,
+                    "ingested_at": ingested_at,
+                    "limits": limits,
+                },
+            )
         )
-        if result.status != "loaded":
-            log.warning("%s", result.message)
-        results.append(result)
-    resolve_resubmissions(results)
-    if scope_streets == [] and not include_unplaced:
+
+    own_pool = pool is None
+    pool = pool or FilePool(
+        limits.workers, timeout_s=limits.file_timeout_s, memory_bytes=limits.worker_memory_bytes
+    )
+    try:
+        for job, outcome in pool.run(jobs, pool.target or process_file):
+            path = job.key
+            result = _pool_result(path, raw_dir, street_codes, outcome)
+            try:
+                st = path.stat()
+                moved = (st.st_size, st.st_mtime_ns) != stats[path]
+            except OSError:
+                moved = True
+            if moved:
+                hold(
+                    result.reject(
+                        "deferred",
+                        "in_flux",
+                        "the file changed while it was read: it may still be arriving; read in a "
+                        "later run",
+                    )
+                )
+            elif result.reason_code == "unreadable" and result.sha256 is None:
+                hold(result)  # the OS refused to read it: the street's state is unknown
+            else:
+                if result.status not in ("loaded",):
+                    log.warning("%s", result.message)
+                results.append(result)
+    finally:
+        if own_pool:
+            pool.close()
+
+    results = [r for r in results if r.street_code not in held]
+    results.sort(key=lambda r: r.source_file)
+    resolve_resubmissions(results)  # a resubmission identical to its original supersedes it
+    _reject_duplicates(con, results, None if scope_streets is None else wanted_streets)
+    if held:
+        for street, why in held.items():
+            log.warning("street %s kept as last ingested: %s", street, "; ".join(why))
+        scope_streets = [s for s in (scope_streets or street_codes) if s not in held]
+    report_files = sorted(results + held_rows, key=lambda r: r.source_file)
+    if scope_streets == [] and not include_unplaced and not held_rows:
         ensure_raw_schema(con, mapping)  # nothing changed: no row is rewritten
-        return IngestReport(run_id, results, [], unchanged)
+        return IngestReport(run_id, report_files, [], unchanged, held)
     write_raw(
         con,
         results,
@@ -1193,5 +1466,58 @@ def ingest(
         ),
         unplaced=include_unplaced and scope_streets is not None,
         key_id=pii_key_id(key),
+        held=(sorted(held), held_rows),
     )
-    return IngestReport(run_id, results, scope_streets, unchanged)
+    return IngestReport(run_id, report_files, scope_streets, unchanged, held)
+
+
+def _pool_result(
+    path: Path, raw_dir: Path, street_codes: list[str], outcome: FileResult | Failure
+) -> FileResult:
+    """The worker's result, or a rejection naming why the worker gave none."""
+    if isinstance(outcome, FileResult):
+        outcome.path = path
+        return outcome
+    result = unread_result(path, raw_dir, street_codes)
+    with contextlib.suppress(OSError):
+        result.sha256 = sha256_of(path)
+    return result.reject("rejected", outcome.code, outcome.reason)
+
+
+def _reject_duplicates(con, results: list[FileResult], scope: set[str] | None) -> None:
+    """Reject loaded files whose content (sha256) equals an earlier file's.
+
+    The first by path counts; files of streets outside ``scope`` (kept from an earlier
+    ingestion) count before every file read now."""
+    first: dict[str, str] = {}
+    if scope is not None:
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' "
+            "and table_name = 'source_files'"
+        ).fetchone()[0]
+        if exists:
+            rows = con.execute(
+                "select _file_sha256, _source_file from raw.source_files "
+                "where status = 'loaded' and _file_sha256 is not null "
+                "order by _source_file"
+            ).fetchall()
+            for sha, rel in rows:
+                street = _street_of(rel)
+                if street is not None and street not in scope:
+                    first.setdefault(sha, rel)
+    for r in results:
+        if r.status != "loaded" or not r.sha256:
+            continue
+        other = first.setdefault(r.sha256, r.source_file)
+        if other != r.source_file:
+            log.warning("%s: same content as %s, not loaded", r.source_file, other)
+            r.reject(
+                "rejected",
+                "duplicate_content",
+                f"same content (sha256) as {other}, which is counted: this copy is not loaded",
+            )
+
+
+def _street_of(rel: str) -> str | None:
+    parts = rel.split("/")
+    return parts[1] if len(parts) >= 3 else None

@@ -11,11 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from orchestration.lib.settings import IngestLimits
 
 SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".json"}
 JSON_LIST_KEYS = ("data", "records", "rows")
@@ -177,8 +182,91 @@ def read_json(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
     return [Sheet(None, _text_frame(rows), list(range(len(rows))), encoding)]
 
 
-def read_sheets(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
-    """Read ``path`` by its suffix; raise :class:`FileRejected` for anything unusable."""
+_DIMENSION = re.compile(
+    rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z]{1,3})(\d+)(?::([A-Za-z]{1,3})(\d+))?\""
+)
+_DIMENSION_SCAN_BYTES = 4096
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ch - 64
+    return number
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MB"
+
+
+def check_workbook_limits(path: Path, limits: IngestLimits) -> None:
+    """Reject an xlsx/xlsm whose zip directory or sheet dimensions are beyond ``limits``.
+
+    Reads only the zip's central directory (the declared uncompressed sizes) and the first few
+    KB of each worksheet XML (the ``<dimension ref="A1:XFD1048576"/>`` element), so a
+    decompression bomb or a sparse sheet with a huge declared range is ``too_large`` before
+    the Excel reader allocates anything for it. A file that is no zip is left to the reader.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return
+    with archive:
+        members = archive.infolist()
+        total = sum(m.file_size for m in members)
+        if total > limits.max_uncompressed_bytes:
+            raise FileRejected(
+                f"the workbook unpacks to {_mb(total)}, more than the limit of "
+                f"{_mb(limits.max_uncompressed_bytes)} (GONGHUI_MAX_UNCOMPRESSED_MB)",
+                code="too_large",
+            )
+        for member in members:
+            name = member.filename
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            try:
+                with archive.open(member) as fh:
+                    head = fh.read(_DIMENSION_SCAN_BYTES)
+            except Exception:  # a damaged member: the reader gives the precise message
+                continue
+            m = _DIMENSION.search(head)
+            if not m:
+                continue
+            c1, r1 = _column_number(m.group(1)), int(m.group(2))
+            c2, r2 = (_column_number(m.group(3)), int(m.group(4))) if m.group(3) else (c1, r1)
+            rows, columns = abs(r2 - r1) + 1, abs(c2 - c1) + 1
+            if rows * columns > limits.max_sheet_cells:
+                ref = m.group(0).split(b'"')[1].decode("ascii", "replace")
+                raise FileRejected(
+                    f"sheet {Path(name).stem} declares the range {ref} ({rows:,} rows × "
+                    f"{columns:,} columns = {rows * columns:,} cells), more than the limit of "
+                    f"{limits.max_sheet_cells:,} cells (GONGHUI_MAX_SHEET_CELLS)",
+                    code="too_large",
+                )
+
+
+def check_limits(path: Path, limits: IngestLimits) -> None:
+    """The limits checked before a file is read: size per format, workbook contents."""
+    file_format = path.suffix.lower().lstrip(".")
+    size = path.stat().st_size
+    maximum = limits.max_bytes(file_format)
+    if maximum is not None and size > maximum:
+        raise FileRejected(
+            f"the file is {_mb(size)}, more than the limit of {_mb(maximum)} for .{file_format} "
+            f"files (GONGHUI_MAX_{file_format.upper()}_MB)",
+            code="too_large",
+        )
+    if file_format in ("xlsx", "xlsm"):
+        check_workbook_limits(path, limits)
+
+
+def read_sheets(
+    path: Path, encodings: tuple[str, ...], limits: IngestLimits | None = None
+) -> list[Sheet]:
+    """Read ``path`` by its suffix; raise :class:`FileRejected` for anything unusable.
+
+    ``limits`` (default: the settings of the environment) are checked before reading.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRejected(
@@ -188,6 +276,11 @@ def read_sheets(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
         )
     if path.stat().st_size == 0:
         raise FileRejected("the file is empty", code="empty")
+    if limits is None:
+        from orchestration.lib.settings import IngestLimits
+
+        limits = IngestLimits.from_env()
+    check_limits(path, limits)
     if suffix == ".csv":
         return read_csv(path, encodings)
     if suffix == ".json":

@@ -57,3 +57,78 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.warehouse_dir / "dagster"
+
+
+# --------------------------------------------------------------------------------------------
+# Ingestion isolation: worker pool, reading limits, settling time
+# --------------------------------------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def _number(name: str, default: float, *, minimum: float = 0) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}={value!r} is not a number") from exc
+    if number < minimum:
+        raise ValueError(f"{name}={value!r} must be at least {minimum:g}")
+    return number
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """How ingestion reads files (``GONGHUI_WORKERS`` … ``GONGHUI_SETTLE_SECONDS``).
+
+    Defaults are far above anything a street sends: they stop hostile or broken files, not
+    big ones. Sizes are bytes here; the environment variables are in MB / GiB.
+    """
+
+    #: worker processes reading files in parallel (default: one per core)
+    workers: int = max(1, os.cpu_count() or 1)
+    #: seconds one file may take to be read and parsed before its worker is killed
+    file_timeout_s: float = 300.0
+    #: resident memory one worker may use before it is killed (the file is ``too_large``)
+    worker_memory_bytes: int = 4 << 30
+    #: total uncompressed size of an xlsx/xlsm's zip members
+    max_uncompressed_bytes: int = 200 * MIB
+    #: rows × columns a workbook sheet may declare (``<dimension ref=…>``)
+    max_sheet_cells: int = 2_000_000 * 200
+    #: file size per format (suffix without the dot)
+    max_file_bytes: tuple[tuple[str, int], ...] = (
+        ("xlsx", 100 * MIB),
+        ("xlsm", 100 * MIB),
+        ("xls", 100 * MIB),
+        ("csv", 500 * MIB),
+        ("json", 500 * MIB),
+    )
+    #: a file modified less than this many seconds ago is still arriving: deferred
+    settle_seconds: float = 60.0
+
+    def max_bytes(self, file_format: str) -> int | None:
+        return dict(self.max_file_bytes).get(file_format)
+
+    @classmethod
+    def from_env(cls) -> IngestLimits:
+        d = cls()
+        sizes = tuple(
+            (fmt, int(_number(f"GONGHUI_MAX_{fmt.upper()}_MB", size / MIB, minimum=0) * MIB))
+            for fmt, size in d.max_file_bytes
+        )
+        return cls(
+            workers=int(_number("GONGHUI_WORKERS", d.workers, minimum=1)),
+            file_timeout_s=_number("GONGHUI_FILE_TIMEOUT_SECONDS", d.file_timeout_s, minimum=0.1),
+            worker_memory_bytes=int(
+                _number("GONGHUI_MAX_WORKER_MEMORY_GB", d.worker_memory_bytes / (1 << 30))
+                * (1 << 30)
+            ),
+            max_uncompressed_bytes=int(
+                _number("GONGHUI_MAX_UNCOMPRESSED_MB", d.max_uncompressed_bytes / MIB) * MIB
+            ),
+            max_sheet_cells=int(_number("GONGHUI_MAX_SHEET_CELLS", d.max_sheet_cells, minimum=1)),
+            max_file_bytes=sizes,
+            settle_seconds=_number("GONGHUI_SETTLE_SECONDS", d.settle_seconds),
+        )

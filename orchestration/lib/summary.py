@@ -160,7 +160,7 @@ class RunSummary:
                 f"{f}: {s} — {r}"
                 for f, s, r in con.execute(
                     "select _source_file, status, reason from raw.source_files "
-                    "where status in ('rejected', 'unrecognised') order by 1"
+                    "where status in ('rejected', 'unrecognised', 'deferred') order by 1"
                 ).fetchall()
             ]
 

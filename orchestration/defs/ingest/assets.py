@@ -108,6 +108,8 @@ def landing_tables(
         f"streets re-ingested: {', '.join(ingested) or 'none'}; unchanged (kept): "
         f"{', '.join(report.streets_unchanged) or 'none'}"
     )
+    for street, why in report.streets_held.items():
+        context.log.warning(f"street {street} kept as last ingested (read again later): {why}")
     context.log.info(
         f"files: {statuses}; rows loaded {report.rows_loaded}, "
         f"quarantined {report.rows_quarantined}: {report.quarantine_by_reason()}"

@@ -64,10 +64,14 @@ def scan_landing(raw_dir: Path, known: dict[str, FileState]) -> dict[str, FileSt
         rel = path.relative_to(raw_dir).as_posix()
         stat = path.stat()
         before = known.get(rel)
-        if before and before[0] == stat.st_size and before[1] == stat.st_mtime_ns:
+        if before and before[2] and before[0] == stat.st_size and before[1] == stat.st_mtime_ns:
             out[rel] = before
         else:
-            out[rel] = [stat.st_size, stat.st_mtime_ns, sha256_of(path)]
+            try:
+                sha = sha256_of(path)
+            except OSError:  # unreadable: ingestion reports it; a later tick retries
+                sha = None
+            out[rel] = [stat.st_size, stat.st_mtime_ns, sha]
     return out
 
 

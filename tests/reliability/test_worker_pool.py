@@ -1,0 +1,93 @@
+"""The reader pool: a worker that crashes, hangs or hogs memory costs one file, not the run."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from hostile_rows import ACTIVITY_HEADER, activity
+from reader_hooks import misbehaving_process_file
+
+from orchestration.lib.workers import Failure, FilePool, Job
+
+
+@pytest.fixture
+def pool():
+    with FilePool(2, timeout_s=3, memory_bytes=1 << 30, target=misbehaving_process_file) as p:
+        yield p
+
+
+def test_a_worker_that_aborts_costs_only_its_file(landing, run_ingest, pool):
+    for i in range(3):
+        landing.csv("buji", f"活动_{i}.csv", [ACTIVITY_HEADER, activity(f"H{i}")])
+    landing.csv("buji", "活动_ABORT.csv", [ACTIVITY_HEADER, activity("HX")])
+    landing.csv("longgang", "活动.csv", [ACTIVITY_HEADER, activity("L1")])
+
+    report, con = run_ingest(landing, pool=pool)
+
+    by_file = {f.source_file: f for f in report.files}
+    crashed = by_file["2021/buji/活动_ABORT.csv"]
+    assert (crashed.status, crashed.reason_code) == ("rejected", "reader_crashed")
+    assert "SIGABRT" in crashed.reason
+    assert crashed.sha256  # the file is still identified by its content
+    others = [f for name, f in by_file.items() if "ABORT" not in name]
+    assert [f.status for f in others] == ["loaded"] * 4
+    ids = {r[0] for r in con.execute("select activity_no from raw.worker_activities").fetchall()}
+    assert ids == {"H0", "H1", "H2", "L1"}
+    assert pool.workers_started >= 3  # the dead worker was replaced
+
+
+def test_a_file_that_hangs_times_out_and_its_worker_is_replaced(landing, run_ingest, pool):
+    landing.csv("buji", "活动_HANG.csv", [ACTIVITY_HEADER, activity("HX")])
+    landing.csv("buji", "活动.csv", [ACTIVITY_HEADER, activity("H1")])
+
+    started = time.monotonic()
+    report, _con = run_ingest(landing, pool=pool)
+
+    assert time.monotonic() - started < 30
+    by_file = {f.source_file: f for f in report.files}
+    assert by_file["2021/buji/活动_HANG.csv"].reason_code == "timeout"
+    assert "GONGHUI_FILE_TIMEOUT_SECONDS" in by_file["2021/buji/活动_HANG.csv"].reason
+    assert by_file["2021/buji/活动.csv"].status == "loaded"
+
+
+def test_a_worker_over_its_memory_limit_is_killed_too_large(landing, run_ingest):
+    pool = FilePool(2, timeout_s=60, memory_bytes=1 << 30, target=misbehaving_process_file)
+    landing.csv("buji", "活动_HOG.csv", [ACTIVITY_HEADER, activity("HX")])
+    landing.csv("buji", "活动.csv", [ACTIVITY_HEADER, activity("H1")])
+
+    with pool:
+        report, _con = run_ingest(landing, pool=pool)
+
+    by_file = {f.source_file: f for f in report.files}
+    assert by_file["2021/buji/活动_HOG.csv"].reason_code == "too_large"
+    assert "GONGHUI_MAX_WORKER_MEMORY_GB" in by_file["2021/buji/活动_HOG.csv"].reason
+    assert by_file["2021/buji/活动.csv"].status == "loaded"
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_the_pool_returns_every_result_and_reuses_its_workers():
+    with FilePool(2) as pool:
+        out = dict(
+            (job.key, result)
+            for job, result in pool.run([Job(i, (i,), {}) for i in range(20)], _square)
+        )
+        assert out == {i: i * i for i in range(20)}
+        assert pool.workers_started == 2
+
+
+def test_a_killed_worker_is_reported_with_its_signal():
+    with FilePool(1) as pool:
+        [(_job, result)] = list(pool.run([Job("x", (signal.SIGKILL,), {})], _kill_self))
+    assert isinstance(result, Failure)
+    assert result.code == "reader_crashed" and "SIGKILL" in result.reason
+
+
+def _kill_self(sig: int) -> None:
+    import os
+
+    os.kill(os.getpid(), sig)
