@@ -407,8 +407,10 @@ def build_data_docs(context, identifiers: dict[str, Any], warehouse_dir: Path) -
     from orchestration.lib.data_docs import make_offline, register_warning_status_icons
 
     register_warning_status_icons()
+    # the suites' own pages too: every validation page and the index link to them
+    suites = [i.expectation_suite_identifier for i in identifiers.values()]
     context.build_data_docs(
-        site_names=[DATA_DOCS_SITE], resource_identifiers=list(identifiers.values())
+        site_names=[DATA_DOCS_SITE], resource_identifiers=[*identifiers.values(), *suites]
     )
     make_offline(data_docs_dir(warehouse_dir))
 
