@@ -296,3 +296,13 @@ def record_publication(settings) -> dict:
     }
     (settings.published_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return fingerprint
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory):
+    """The quality tests' tiny complete landing folder, built and published once by the real
+    ``gonghui run`` (``tests/quality/gate_fixtures.py``); shared by the modules of the
+    ``quality`` xdist group, which run on one worker."""
+    from gate_fixtures import build_baseline
+
+    return build_baseline(tmp_path_factory.mktemp("gate-baseline"))

@@ -361,25 +361,58 @@ def run_suites(
             (identifier, validation) = next(iter(result.run_results.items()))
             identifiers[name] = identifier
             failed, findings = _findings(validation, suite)
+            passed = not any(f["critical"] for f in failed)
+            _record_gate_verdict(context, identifier, validation, passed)
             outcomes[name] = SuiteOutcome(
                 name=name,
                 severity=suite.severity,
-                passed=not any(f["critical"] for f in failed),
+                passed=passed,
                 rows_validated=len(frame),
                 failed_expectations=failed,
                 findings=findings,
                 seconds=round(time.perf_counter() - started, 3),
             )
     if identifiers:
-        context.build_data_docs(
-            site_names=[DATA_DOCS_SITE], resource_identifiers=list(identifiers.values())
-        )
+        build_data_docs(context, identifiers, warehouse_dir)
         for name, identifier in identifiers.items():
             urls = context.get_docs_sites_urls(
                 resource_identifier=identifier, site_name=DATA_DOCS_SITE
             )
             outcomes[name].data_docs = urls[0]["site_url"] if urls else None
     return outcomes
+
+
+def _record_gate_verdict(context, identifier, validation, passed: bool) -> None:
+    """Store the gate's verdict as the suite result's ``success`` (what Data Docs show).
+
+    GX marks a suite result failed when any expectation is unmet, ``warning`` ones included;
+    the gate fails it only on a critical one. The stored result (and so the Data Docs page
+    and index) carries the gate's verdict; each expectation keeps its own ``success``.
+    """
+    if validation.success == passed:
+        return
+    validation.success = passed
+    validation.meta["gonghui_gate"] = (
+        "passed: only warning-level expectations unmet (listed for review)" if passed else "failed"
+    )
+    context.validation_results_store.set(identifier, validation)
+
+
+def build_data_docs(context, identifiers: dict[str, Any], warehouse_dir: Path) -> None:
+    """Build the Data Docs of ``identifiers`` and make the site work offline.
+
+    See ``orchestration/lib/data_docs.py``: warn-level rows get a warning icon, and the
+    generated pages are rewritten to load the vendored assets instead of public CDNs.
+    """
+    from orchestration.lib.data_docs import make_offline, register_warning_status_icons
+
+    register_warning_status_icons()
+    # the suites' own pages too: every validation page and the index link to them
+    suites = [i.expectation_suite_identifier for i in identifiers.values()]
+    context.build_data_docs(
+        site_names=[DATA_DOCS_SITE], resource_identifiers=[*identifiers.values(), *suites]
+    )
+    make_offline(data_docs_dir(warehouse_dir))
 
 
 def data_docs_dir(warehouse_dir: Path) -> Path:

@@ -22,8 +22,6 @@ import pytest
 from gate_fixtures import (
     GONGHUI,
     YEAR,
-    Baseline,
-    build_baseline,
     gonghui_env,
     kind_rows,
     run_gate,
@@ -35,11 +33,6 @@ from orchestration.defs.quality.checks import LANDING_CHECKS, MART_CHECKS
 from orchestration.lib.gate import DEFAULT_EXPECTATIONS_DIR
 
 pytestmark = pytest.mark.xdist_group("quality")
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Baseline:
-    return build_baseline(tmp_path_factory.mktemp("gate-baseline"))
 
 
 def _assert_blocked(run, mart: Path, before: str, street: str, kind: str, rule: str) -> None:
