@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from orchestration.lib import values as V
+from orchestration.lib.console import report_progress
 from orchestration.lib.mapping import (
     DUCKDB_TYPES,
     PROJECT_ROOT,
@@ -139,18 +139,25 @@ def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
     return pl.read_csv(path)["street_code"].to_list()
 
 
+DEV_PII_KEY_WARNING = (
+    "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
+    "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
+)
+_dev_key_warned = False
+
+
 def pii_key(*, warn: bool = True) -> bytes:
     """The HMAC key for identity numbers; a development default warns loudly (``warn``:
-    when the key is used to pseudonymise, not only to tell whether it changed)."""
+    when the key is used to pseudonymise, not only to tell whether it changed).
+
+    The warning is one log record (logger ``orchestration.lib.ingest``), once per process:
+    ``gonghui run`` repeats it in its summary; a run in ``dagster dev`` has it in its log."""
+    global _dev_key_warned
     key = os.environ.get("GONGHUI_PII_KEY")
     if not key:
-        if warn:
-            message = (
-                "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
-                "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
-            )
-            warnings.warn(message, stacklevel=2)
-            log.warning(message)
+        if warn and not _dev_key_warned:
+            _dev_key_warned = True
+            log.warning(DEV_PII_KEY_WARNING)
         key = DEV_PII_KEY
     return key.encode("utf-8")
 
@@ -1161,11 +1168,14 @@ def ingest(
     wanted_streets = set(scope_streets) if scope_streets is not None else None
     ingested_at = dt.datetime.now()
     results = []
+    paths = []
     for path in discover(raw_dir, years):
         if wanted_streets is not None:
             _year, street = locate(path, raw_dir, street_codes)
             if street not in wanted_streets and not (street is None and include_unplaced):
                 continue
+        paths.append(path)
+    for done, path in enumerate(paths, 1):
         result = process_file(
             path,
             raw_dir,
@@ -1178,6 +1188,7 @@ def ingest(
         if result.status != "loaded":
             log.warning("%s", result.message)
         results.append(result)
+        report_progress("files", done, len(paths))
     resolve_resubmissions(results)
     if scope_streets == [] and not include_unplaced:
         ensure_raw_schema(con, mapping)  # nothing changed: no row is rewritten

@@ -90,8 +90,10 @@ def _group_text(findings: list[dict]) -> str:
     text = f"{len(findings)} street × kind ({len(streets)} streets, {len(kinds)} kinds)"
     columns = {f.get("column") for f in findings}
     values = [f.get("value") for f in findings]
-    if len(columns) == 1 and None not in columns and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    if (
+        len(columns) == 1
+        and None not in columns
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     ):
         total = sum(values)
         text += f"; {columns.pop()} {total:,} in total"
@@ -287,9 +289,11 @@ class RunSummary:
         if not groups and not failed_warn:
             return []
         total = sum(len(fs) for fs in groups.values())
+        counts = [f"{total} finding(s) of {len(groups)} rule(s)"] if groups else []
+        counts += [f"{len(failed_warn)} warn-level check(s) failed"] if failed_warn else []
         lines = [
-            f"  for review (warn, not blocking): {total} finding(s) of {len(groups)} rule(s), "
-            f"{len(failed_warn)} warn check(s) failed — per street in the decision record"
+            f"  for review (warn, not blocking): {', '.join(counts)} — per street in the "
+            "decision record"
         ]
         for (check, rule), findings in groups.items():
             lines.append(f"    {check} · {rule}: {_group_text(findings)}")

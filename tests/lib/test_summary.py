@@ -39,7 +39,9 @@ KINDS = ["care_services", "dream_program", "member_roster", "dispute_cases"]
 
 
 def review_findings() -> list[dict]:
-    return [review(s, k, 1 + i % 3) for i, (s, k) in enumerate(zip(STREETS * 4, KINDS * 6))][:20]
+    return [
+        review(s, k, 1 + i % 3) for i, (s, k) in enumerate(zip(STREETS * 4, KINDS * 6, strict=True))
+    ][:20]
 
 
 def summary(tmp_path: Path, checks: list[CheckOutcome], **kwargs) -> RunSummary:
@@ -148,7 +150,9 @@ def test_failed_dbt_test_shows_its_description(tmp_path):
 
 
 def test_warnings_are_listed_once(tmp_path):
-    s = summary(tmp_path, [], warnings=["GONGHUI_PII_KEY is not set: …", "GONGHUI_PII_KEY is not set: …"])
+    s = summary(
+        tmp_path, [], warnings=["GONGHUI_PII_KEY is not set: …", "GONGHUI_PII_KEY is not set: …"]
+    )
     assert s.render().count("GONGHUI_PII_KEY is not set") == 1
 
 
@@ -176,7 +180,9 @@ def test_failed_suite_description_names_the_failing_findings_only():
         failed_expectations=[{"critical": True}, {"critical": False}],
         findings=[
             Finding("bantian", "care_services", REVIEW_RULE, "rows_quarantined=1", "warn"),
-            Finding("pinghu", "dispute_cases", RATE_RULE, "gated_quarantine_rate_pct=13.64", "block"),
+            Finding(
+                "pinghu", "dispute_cases", RATE_RULE, "gated_quarantine_rate_pct=13.64", "block"
+            ),
         ],
     )
     text = outcome.summary()

@@ -203,7 +203,7 @@ def test_a_mart_whose_streets_do_not_add_up_to_the_district_blocks(baseline, tmp
 def _kill_at(env: dict, marker: str, *, after=None) -> str:
     """Start ``gonghui run``; SIGKILL its whole process group (dbt too) when ``marker`` shows."""
     proc = subprocess.Popen(
-        [GONGHUI, "run"],
+        [GONGHUI, "run", "--verbose"],  # the markers are Dagster's and dbt's own lines
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
