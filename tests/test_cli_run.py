@@ -1,7 +1,8 @@
 """What a user sees of ``gonghui run``: stage lines and the summary, the detail in the log.
 
-Runs the real pipeline once on a small demo (scale 0.3: at 0.2 the quarantine rate of one street blocks) in a subprocess with its own landing
-root and warehouse, without ``GONGHUI_PII_KEY`` (so the development-key warning is raised).
+Runs the real pipeline once on a small demo (scale 0.3 — at 0.2 one street's quarantine rate
+blocks publication) in a subprocess with its own landing root and warehouse, without
+``GONGHUI_PII_KEY`` (so the development-key warning is raised).
 """
 
 from __future__ import annotations
