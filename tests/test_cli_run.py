@@ -69,7 +69,7 @@ def test_every_warning_is_shown_once(quiet_run):
 
 def test_the_run_log_has_the_dagster_and_dbt_detail(quiet_run):
     base, proc = quiet_run
-    run_id = re.match(r"gonghui run (\S+)", proc.stdout)[1]
+    run_id = re.search(r"^gonghui run (\S+) —", proc.stdout, flags=re.M)[1]
     log = base / "warehouse" / "logs" / f"{run_id}.log"
     assert f"log: {log}" in proc.stdout
     text = log.read_text(encoding="utf-8")
