@@ -1,7 +1,7 @@
 """``gonghui`` — the command line of the federation's data pipeline.
 
     gonghui demo-data [--scale S] [--if-missing]   write the demo landing files under raw/
-    gonghui run [--full-refresh]                    ingest, build, check and publish (Dagster)
+    gonghui run [--full-refresh] [--verbose]        ingest, build, check and publish (Dagster)
     gonghui check-mapping FILE                      how one file would be read (cli_ops.py)
     gonghui sql / trace / report / docs             analysts and auditors (cli_analysts.py)
 
@@ -15,10 +15,11 @@ import argparse
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from orchestration.cli_analysts import add_analyst_commands
-from orchestration.cli_ops import add_ops_commands, after_run, run_options
+from orchestration.cli_ops import add_ops_commands, after_run, reread_reason, run_options
 from orchestration.lib.settings import Settings
 
 
@@ -91,19 +92,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from orchestration.definitions import defs
     from orchestration.defs.jobs import GONGHUI_JOB_NAME
+    from orchestration.lib.console import RunConsole
     from orchestration.lib.summary import RunSummary
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def(GONGHUI_JOB_NAME)
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False, **run_options(args, streets)
-    )
-    summary = RunSummary.collect(
-        result, settings, elapsed=time.perf_counter() - started, instance=instance
-    )
-    summary.record_decision()  # published/decisions/<run id>.json, published or blocked
-    print(summary.render(dagster_home=home))
-    after_run(instance, result.run_id)
+    reread = reread_reason(settings, args)
+    run_id = str(uuid.uuid4())  # known before the run: the console follows its event log
+    with RunConsole(settings.logs_dir / f"{run_id}.log", verbose=args.verbose) as console:
+        with console.running(instance, run_id):
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_id=run_id, **run_options(args, streets)
+            )
+        summary = RunSummary.collect(
+            result, settings, elapsed=time.perf_counter() - started, instance=instance
+        )
+        summary.warnings = [w for w in console.warnings if w not in summary.problems]
+        summary.log_path = None if args.verbose else console.log_path
+        summary.record_decision()  # published/decisions/<run id>.json, published or blocked
+        print(summary.render(dagster_home=home))
+        after_run(instance, result.run_id, reread=reread)
     return 0 if summary.published or summary.up_to_date_with else 1
 
 
@@ -131,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-read every street and rebuild every model (default: only streets whose files "
         "changed by content hash; nothing downstream when nothing changed since the last "
         "publication)",
+    )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="stream Dagster's and dbt's log lines to the terminal (default: one line per "
+        "stage; the detail goes to <warehouse>/logs/<run id>.log)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -52,22 +52,60 @@ def ingestion_scope(instance, run_id: str) -> tuple[list[str], list[str]] | None
     return None
 
 
-def after_run(instance, run_id: str) -> None:
-    """Print the ingestion scope; alert on a failed or blocked run (run log; webhook if
-    ``GONGHUI_ALERT_WEBHOOK``)."""
+def reread_reason(settings, args: argparse.Namespace) -> str | None:
+    """Why a run will re-read every street whatever their files, judged before it starts:
+    ``--full-refresh``, a first ingestion, or a mapping or PII key other than the one the
+    streets were read with; ``None`` when only streets with changed files are re-read."""
+    if getattr(args, "full_refresh", False):
+        return "--full-refresh"
+    if not settings.duckdb_path.exists():
+        return "first ingestion into this warehouse"
+    import duckdb
+
+    from orchestration.lib.ingest import pii_key, pii_key_id, warehouse_fingerprints
+    from orchestration.lib.mapping import MappingError, load_mapping
+
+    try:
+        mapping_sha = load_mapping(settings.mapping_path).sha256
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            previous = warehouse_fingerprints(con)
+    except (duckdb.Error, MappingError, OSError):
+        return None  # the run itself reports what is wrong
+    read_with = [entry for files in previous.values() for entry in files.values()]
+    if not read_with:
+        return "first ingestion into this warehouse"
+    if any(mapping != mapping_sha for _sha, mapping, _key in read_with):
+        return f"the mapping {settings.mapping_path.name} changed since the last ingestion"
+    key_id = pii_key_id(pii_key(warn=False))
+    if any(key != key_id for _sha, _mapping, key in read_with):
+        return "GONGHUI_PII_KEY changed since the last ingestion"
+    return None
+
+
+def scope_line(ingested: list[str], streets: int, reread: str | None = None) -> str:
+    """The summary line saying which streets a run re-read, and why."""
+    if not ingested:
+        return "  streets re-read: none (every street's files are as they were ingested)"
+    if len(ingested) >= streets:
+        why = reread or "files added, changed or removed in every street"
+        return f"  streets re-read: all {streets} ({why})"
+    why = reread or "files added, changed or removed"
+    return (
+        f"  streets re-read: {', '.join(ingested)} ({why}); the other {streets - len(ingested)} "
+        "kept their rows (`gonghui run --full-refresh` re-reads all)"
+    )
+
+
+def after_run(instance, run_id: str, reread: str | None = None) -> None:
+    """Print which streets were re-read and why (``reread``: see :func:`reread_reason`);
+    alert on a failed or blocked run (run log; webhook if ``GONGHUI_ALERT_WEBHOOK``)."""
     from orchestration.lib.alerts import ALERT_TAG, WEBHOOK_ENV, notify
 
     scope = ingestion_scope(instance, run_id)
     if scope:
         from orchestration.defs.ingest.partitions import STREET_CODES
 
-        ingested, unchanged = scope
-        kept = len(STREET_CODES) - len(ingested)
-        print(
-            f"  streets re-ingested: {', '.join(ingested) or 'none'}; the other {kept} kept "
-            f"their rows ({len(unchanged)} checked unchanged in this run; `gonghui run "
-            "--full-refresh` re-reads all)"
-        )
+        print(scope_line(scope[0], len(STREET_CODES), reread))
     alert = notify(instance, run_id)
     if alert is None:
         return

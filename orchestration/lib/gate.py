@@ -118,6 +118,10 @@ class Finding:
     observed: str
     severity: str  # block | warn
     row: dict[str, Any] = field(default_factory=dict)
+    #: the expectation's column and its value in this row (e.g. rows_quarantined = 3), so a
+    #: summary can total the findings of one rule
+    column: str | None = None
+    value: Any = None
 
     def message(self) -> str:
         where = " · ".join(x for x in (self.street, self.kind) if x) or "table"
@@ -148,8 +152,11 @@ class SuiteOutcome:
             if failed
             else f"passed; {len(self.findings)} finding(s) listed for review"
         )
-        shown = "; ".join(f.message() for f in self.findings[:3])
-        return f"{head}: {shown}" if shown else head
+        # a failed suite names its failing (critical) findings, not the ones listed for review
+        named = [f for f in self.findings if f.severity != "warn"] if failed else self.findings
+        shown = "; ".join(f.message() for f in named[:3])
+        more = f" (+{len(named) - 3} more)" if len(named) > 3 else ""
+        return f"{head}: {shown}{more}" if shown else head
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -280,8 +287,18 @@ def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], li
                 )
             else:
                 observed = ", ".join(f"{k}={v}" for k, v in values.items()) or "unexpected"
+            column = kwargs.get("column")
             findings.append(
-                Finding(row.get("street_code"), row.get("report_kind"), rule, observed, level, row)
+                Finding(
+                    row.get("street_code"),
+                    row.get("report_kind"),
+                    rule,
+                    observed,
+                    level,
+                    row,
+                    column=column,
+                    value=row.get(column) if column else None,
+                )
             )
     return failed, findings
 

@@ -30,7 +30,6 @@ import os
 import re
 import time
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from orchestration.lib import values as V
+from orchestration.lib.console import report_progress
 from orchestration.lib.mapping import (
     DUCKDB_TYPES,
     PROJECT_ROOT,
@@ -143,18 +143,25 @@ def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
     return pl.read_csv(path)["street_code"].to_list()
 
 
+DEV_PII_KEY_WARNING = (
+    "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
+    "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
+)
+_dev_key_warned = False
+
+
 def pii_key(*, warn: bool = True) -> bytes:
     """The HMAC key for identity numbers; a development default warns loudly (``warn``:
-    when the key is used to pseudonymise, not only to tell whether it changed)."""
+    when the key is used to pseudonymise, not only to tell whether it changed).
+
+    The warning is one log record (logger ``orchestration.lib.ingest``), once per process:
+    ``gonghui run`` repeats it in its summary; a run in ``dagster dev`` has it in its log."""
+    global _dev_key_warned
     key = os.environ.get("GONGHUI_PII_KEY")
     if not key:
-        if warn:
-            message = (
-                "GONGHUI_PII_KEY is not set: identity numbers are hashed with the PUBLIC "
-                "development key. Set GONGHUI_PII_KEY to a secret before loading real data."
-            )
-            warnings.warn(message, stacklevel=2)
-            log.warning(message)
+        if warn and not _dev_key_warned:
+            _dev_key_warned = True
+            log.warning(DEV_PII_KEY_WARNING)
         key = DEV_PII_KEY
     return key.encode("utf-8")
 
@@ -1416,7 +1423,8 @@ def ingest(
         limits.workers, timeout_s=limits.file_timeout_s, memory_bytes=limits.worker_memory_bytes
     )
     try:
-        for job, outcome in pool.run(jobs, pool.target or process_file):
+        for done, (job, outcome) in enumerate(pool.run(jobs, pool.target or process_file), 1):
+            report_progress("files", done, len(jobs))
             path = job.key
             result = _pool_result(path, raw_dir, street_codes, outcome)
             try:

@@ -55,6 +55,11 @@ class Settings:
         return _path("GONGHUI_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations")
 
     @property
+    def logs_dir(self) -> Path:
+        """One log file per ``gonghui run``: ``<run id>.log`` (Dagster and dbt output)."""
+        return self.warehouse_dir / "logs"
+
+    @property
     def dagster_home(self) -> Path:
         return self.warehouse_dir / "dagster"
 

@@ -23,6 +23,11 @@ class CheckOutcome:
     #: failing rows / listed findings (street, kind, rule, observed, severity) of gate checks
     findings: list[dict] = field(default_factory=list)
 
+    @property
+    def blocks(self) -> bool:
+        """A failed check that stops publication (configured ``block``, or a blocking check)."""
+        return not self.passed and (self.level or "block") == "block"
+
     def as_dict(self) -> dict:
         return {
             "asset": self.asset,
@@ -79,6 +84,45 @@ def failure_message(event) -> str:
     return " ← ".join(parts) or chain[0].cls_name or "step failed"
 
 
+#: blocking findings shown per check; all of them are in the decision record
+MAX_BLOCKING_SHOWN = 20
+#: the step error Dagster raises when a blocking check failed (the check itself is listed)
+GATE_FAILURE_ERROR = "DagsterAssetCheckFailedError"
+
+
+def error_text(message: str) -> str:
+    """A step error's message as one line: its first paragraph (without the stack trace), so
+    "… failed with ERROR severity:" keeps the check names of the next line."""
+    paragraph = message.strip().split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines() if line.strip())
+
+
+def _is_gate_failure(failure: str) -> bool:
+    return GATE_FAILURE_ERROR in failure
+
+
+def _finding_text(f: dict) -> str:
+    where = " · ".join(x for x in (f.get("street"), f.get("kind")) if x) or "table"
+    return f"{where} · {f.get('rule')} · observed {f.get('observed')}"
+
+
+def _group_text(findings: list[dict]) -> str:
+    """``26 street × kind (11 streets, 8 kinds); rows_quarantined 30 in total``."""
+    streets = {f.get("street") for f in findings if f.get("street")}
+    kinds = {f.get("kind") for f in findings if f.get("kind")}
+    text = f"{len(findings)} street × kind ({len(streets)} streets, {len(kinds)} kinds)"
+    columns = {f.get("column") for f in findings}
+    values = [f.get("value") for f in findings]
+    if (
+        len(columns) == 1
+        and None not in columns
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    ):
+        total = sum(values)
+        text += f"; {columns.pop()} {total:,} in total"
+    return text
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -99,6 +143,10 @@ class RunSummary:
     up_to_date_with: str | None = None
     #: why the mart this run replaced did not match its manifest (then it was republished)
     republished_because: str | None = None
+    #: warnings raised while the run ran (e.g. the development PII key), each shown once
+    warnings: list[str] = field(default_factory=list)
+    #: the run's log file (Dagster and dbt output), when the run was quiet
+    log_path: Path | None = None
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
@@ -182,9 +230,15 @@ class RunSummary:
         return self.decision_path
 
     def render(self, dagster_home: Path | None = None) -> str:
+        """The closing summary: what was read, what the gate found, what was decided.
+
+        A blocked run names its blocking findings right after the checks line, whole and once;
+        warn-level findings follow, one line per rule (their per-street detail is in the
+        decision record)."""
         files = sum(self.files_by_status.values())
-        lines = [
-            f"gonghui run {self.run_id} — {self.elapsed:.1f} s",
+        lines = [f"gonghui run {self.run_id} — {self.elapsed:.1f} s"]
+        lines += [f"  warning: {w}" for w in dict.fromkeys(self.warnings)]
+        lines += [
             f"  files read: {files} ("
             + ", ".join(f"{n} {s}" for s, n in self.files_by_status.items())
             + ")",
@@ -196,54 +250,81 @@ class RunSummary:
             lines.append("  files not loaded:")
             lines += [f"    {p}" for p in self.problems]
         failed = [c for c in self.checks if not c.passed]
+        blocking = [c for c in failed if c.blocks]
         lines.append(
             f"  checks: {len(self.checks)} run, {len(self.checks) - len(failed)} passed, "
-            f"{len(failed)} failed"
+            f"{len(failed)} failed" + (f" ({len(blocking)} blocking)" if blocking else "")
         )
-        lines += [
-            f"    FAILED [{c.severity}] {c.asset} · {c.name}"
-            + (f": {c.description}" if c.description else "")
-            for c in failed
-        ]
-        for c in failed:
-            lines += [
-                f"      {f.get('street') or '-'} · {f.get('kind') or '-'} · {f.get('rule')}"
-                f" · observed {f.get('observed')}"
-                for f in c.findings[:10]
-                if f.get("severity") != "warn"
-            ]
-        review = [(c, f) for c in self.checks for f in c.findings if f.get("severity") == "warn"]
-        if review:
-            lines.append(f"  findings listed for review (warn, not blocking): {len(review)}")
-            lines += [
-                f"    {c.name}: {f.get('street') or '-'} · {f.get('kind') or '-'} · "
-                f"{f.get('rule')} · observed {f.get('observed')}"
-                for c, f in review[:10]
-            ]
-            if len(review) > 10:
-                lines.append(f"    … {len(review) - 10} more in the manifest / decision record")
-        if self.failures:
+        lines += self._outcome_lines(blocking)
+        lines += self._review_lines([c for c in failed if not c.blocks])
+        failures = [f for f in self.failures if not _is_gate_failure(f)]
+        if failures:
             lines.append("  step failures:")
-            lines += [f"    {f}" for f in self.failures]
+            lines += [f"    {f}" for f in failures]
         if self.data_docs:
             lines.append(f"  Data Docs: {self.data_docs}")
-        if self.up_to_date_with:
-            lines.append(
-                f"  UP TO DATE — nothing changed since the publication of run "
-                f"{self.up_to_date_with}; dbt, the gate and publication skipped, "
-                f"{self.published_path} stays in place (`gonghui run --full-refresh` rebuilds)"
-            )
-        elif self.published:
-            if self.republished_because:
-                lines.append(f"  {self.republished_because}: republished")
-            lines.append(f"  PUBLISHED {self.published_path}")
-            lines.append(f"    manifest: {self.published_path.parent / 'manifest.json'}")
-        else:
-            lines.append(
-                f"  BLOCKED — not published; the previous mart ({self.published_path}) is unchanged"
-            )
         if self.decision_path:
-            lines.append(f"    decision: {self.decision_path}")
+            lines.append(f"  decision: {self.decision_path}")
+        if self.log_path:
+            lines.append(f"  log: {self.log_path} (Dagster and dbt output of this run)")
         if dagster_home:
             lines.append(f"  Dagster instance: {dagster_home} (`make dev` to browse the run)")
         return "\n".join(lines)
+
+    def _outcome_lines(self, blocking: list[CheckOutcome]) -> list[str]:
+        if self.up_to_date_with:
+            return [
+                f"  UP TO DATE — nothing changed since the publication of run "
+                f"{self.up_to_date_with}; dbt, the gate and publication skipped, "
+                f"{self.published_path} stays in place (`gonghui run --full-refresh` rebuilds)"
+            ]
+        if self.published:
+            return [
+                *([f"  {self.republished_because}: republished"] if self.republished_because else []),
+                f"  PUBLISHED {self.published_path}",
+                f"    manifest: {self.published_path.parent / 'manifest.json'}",
+            ]
+        previous = (
+            f"the previous mart ({self.published_path}) is unchanged"
+            if self.published_path is not None and self.published_path.exists()
+            else "no mart has been published yet"
+        )
+        lines = [f"  BLOCKED — not published; {previous}"]
+        for c in blocking:
+            shown = [f for f in c.findings if f.get("severity") != "warn"]
+            head = f"    FAILED [{c.level or c.severity}] {c.asset} · {c.name}"
+            if not shown:
+                lines.append(head + (f": {c.description}" if c.description else ""))
+                continue
+            lines.append(head + f" — {len(shown)} blocking finding(s):")
+            lines += [f"      {_finding_text(f)}" for f in shown[:MAX_BLOCKING_SHOWN]]
+            if len(shown) > MAX_BLOCKING_SHOWN:
+                lines.append(
+                    f"      … {len(shown) - MAX_BLOCKING_SHOWN} more in the decision record"
+                )
+        return lines
+
+    def _review_lines(self, failed_warn: list[CheckOutcome]) -> list[str]:
+        """Warn-level findings, one line per (check, rule); failed warn-level checks."""
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for c in self.checks:
+            for f in c.findings:
+                if f.get("severity") == "warn":
+                    groups.setdefault((c.name, str(f.get("rule") or "")), []).append(f)
+        if not groups and not failed_warn:
+            return []
+        total = sum(len(fs) for fs in groups.values())
+        counts = [f"{total} finding(s) of {len(groups)} rule(s)"] if groups else []
+        counts += [f"{len(failed_warn)} warn-level check(s) failed"] if failed_warn else []
+        lines = [
+            f"  for review (warn, not blocking): {', '.join(counts)} — per street in the "
+            "decision record"
+        ]
+        for (check, rule), findings in groups.items():
+            lines.append(f"    {check} · {rule}: {_group_text(findings)}")
+        lines += [
+            f"    FAILED [warn] {c.asset} · {c.name}"
+            + (f": {c.description}" if c.description else "")
+            for c in failed_warn
+        ]
+        return lines

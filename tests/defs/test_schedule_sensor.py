@@ -169,7 +169,34 @@ def test_first_tick_without_a_warehouse_requests_every_street_with_files(instanc
     assert result.run_requests[0].run_key
     cursor = json.loads(result.cursor)
     assert set(cursor["streets"]) == {"pinghu", "bantian", "buji"}
-    assert len(cursor["files"]) == 3
+    assert "files" not in cursor  # a digest per street, not every path
+
+
+def test_the_cursor_is_a_digest_per_street_whatever_the_number_of_files(instance, setup):
+    landing, warehouse, _mapping = setup
+    before = tick(instance, warehouse).cursor
+    for n in range(20):
+        landing.csv("buji", f"纠纷_补报{n}.csv", rows(f"X{n}"))
+    after = tick(instance, warehouse, before).cursor
+    assert len(after) == len(before)
+    assert "纠纷" not in after and "\\u" not in after  # no paths, nothing escaped
+    assert set(json.loads(after)["streets"]["buji"]) == {"files", "content"}
+
+
+def test_a_tick_hashes_only_the_files_of_touched_streets(instance, setup, monkeypatch):
+    import orchestration.defs.ingest.sensors as sensors
+
+    landing, warehouse, _mapping = setup
+    cursor = tick(instance, warehouse).cursor
+    hashed = []
+    real = sensors.sha256_of
+    monkeypatch.setattr(sensors, "sha256_of", lambda path: hashed.append(path) or real(path))
+    assert requested(tick(instance, warehouse, cursor)) == []
+    assert hashed == []  # nothing touched: nothing read
+    landing.csv("buji", "纠纷.csv", rows("B1", "B9"))
+    [tags] = requested(tick(instance, warehouse, cursor))
+    assert tags[CHANGED_STREETS_TAG] == "buji"
+    assert {p.parent.name for p in hashed} == {"buji"}
 
 
 def test_added_changed_and_removed_files_request_their_streets(instance, setup):
@@ -200,7 +227,7 @@ def test_added_changed_and_removed_files_request_their_streets(instance, setup):
     [tags] = requested(removed)
     assert tags[CHANGED_STREETS_TAG] == "pinghu,bantian"
     assert (tags[START], tags[END]) == ("pinghu", "bantian")
-    assert "2021/pinghu/纠纷.csv" not in json.loads(removed.cursor)["files"]
+    assert "pinghu" not in json.loads(removed.cursor)["streets"]  # its only file went
 
     # the same tick evaluated again (a retried tick) gets the same run key: one run
     again = tick(instance, warehouse, changed.cursor)
@@ -221,7 +248,9 @@ def test_a_touched_but_identical_file_requests_nothing(instance, setup):
     os.utime(path, (path.stat().st_atime + 60, path.stat().st_mtime + 60))
     result = tick(instance, warehouse, cursor)
     assert requested(result) == []
-    assert json.loads(result.cursor)["files"]["2021/buji/纠纷.csv"][1] == path.stat().st_mtime_ns
+    before, after = (json.loads(c)["streets"]["buji"] for c in (cursor, result.cursor))
+    assert after["files"] != before["files"]  # re-hashed once: the listing changed
+    assert after["content"] == before["content"]
 
 
 def test_an_edited_mapping_requests_every_street_with_files(instance, setup):

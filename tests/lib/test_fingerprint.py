@@ -199,3 +199,24 @@ def test_each_local_edit_of_a_commit_is_its_own_code_version(tmp_path, monkeypat
     assert first["local_changes"] != second["local_changes"]
     (tmp_path / "model.sql").write_text("select 2\n")
     assert code_version(tmp_path) == first  # the same edit, the same version
+
+
+def test_reread_reason_names_the_mapping_or_key_change(ingested, monkeypatch):
+    import argparse
+
+    from orchestration.cli_ops import reread_reason
+
+    _landing, settings = ingested
+    plain, full = argparse.Namespace(full_refresh=False), argparse.Namespace(full_refresh=True)
+    assert reread_reason(settings, plain) is None  # only changed files would be re-read
+    assert reread_reason(settings, full) == "--full-refresh"
+    monkeypatch.setenv("GONGHUI_PII_KEY", "a-new-secret")
+    assert reread_reason(settings, plain) == "GONGHUI_PII_KEY changed since the last ingestion"
+    monkeypatch.setenv("GONGHUI_PII_KEY", PII_KEY.decode())
+    mapping = settings.mapping_path
+    mapping.write_text(mapping.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert reread_reason(settings, plain) == (
+        "the mapping sources.yml changed since the last ingestion"
+    )
+    settings.duckdb_path.unlink()
+    assert reread_reason(settings, plain) == "first ingestion into this warehouse"

@@ -8,6 +8,7 @@ asset check; error-severity tests become blocking checks.
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,75 @@ from orchestration.lib.fingerprint import dbt_project_sha256
 ensure_manifest()
 
 
+#: ``ref('x')`` / ``{{ ref('x') }}`` / ``source('a', 'b')`` in a dbt test's arguments
+REF_PATTERN = re.compile(r"(?:\{\{\s*)?(?:ref|source)\(([^)]*)\)(?:\s*\}\})?")
+
+
+def _kwarg_text(value: Any) -> str:
+    """A dbt test argument as a reader wants it: ``ref('dim_street')`` → ``dim_street``,
+    long lists cut."""
+    if isinstance(value, list):
+        shown = ", ".join(_kwarg_text(v) for v in value[:8])
+        return f"[{shown}{', …' if len(value) > 8 else ''}]"
+    text = " ".join(str(value).split())
+    return REF_PATTERN.sub(lambda m: m[1].replace("'", "").replace('"', ""), text)
+
+
+def dbt_test_description(test: Mapping[str, Any]) -> str:
+    """What a dbt test checks, for its Dagster asset check: the test's own ``description``
+    when it has one, else its kind, model, column and arguments, e.g. ``dbt test
+    accepted_values on fct_members.gender: values=[男, 女] (severity error)``."""
+    if test.get("description"):
+        return " ".join(str(test["description"]).split())
+    severity = str((test.get("config") or {}).get("severity") or "error").lower()
+    metadata = test.get("test_metadata") or {}
+    if not metadata:  # a singular test: its SQL file says what it asserts
+        path = test.get("original_file_path") or test.get("name")
+        return f"dbt singular test {path} (severity {severity})"
+    model = str(test.get("attached_node") or "").rsplit(".", 1)[-1]
+    column = test.get("column_name")
+    target = f"{model}.{column}" if model and column else model or column or ""
+    kwargs = {
+        k: v for k, v in (metadata.get("kwargs") or {}).items() if k not in ("model", "column_name")
+    }
+    args = "; ".join(f"{k}={_kwarg_text(v)}" for k, v in kwargs.items())
+    return (
+        f"dbt test {metadata.get('name')} on {target}"
+        + (f": {args}" if args else "")
+        + f" (severity {severity})"
+    )
+
+
 class GonghuiDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by layer (``warehouse_staging``, ``…_intermediate``, ``…_marts``)."""
+    """Groups dbt models by layer (``warehouse_staging``, ``…_intermediate``, ``…_marts``);
+    gives every asset check made from a dbt test a description (:func:`dbt_test_description`)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
         if dbt_resource_props.get("resource_type") == "seed":
             return "warehouse_reference"
         return f"warehouse_{fqn[1]}" if len(fqn) > 2 else "warehouse"
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: Any,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest.get("nodes", {}).get(unique_id) or {}
+        return dg.AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=dbt_test_description(test),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+            automation_condition=spec.automation_condition,
+        )
 
 
 class DbtBuildConfig(dg.Config):

@@ -1,10 +1,12 @@
 """The landing sensor: a run for the streets whose files were added, changed or removed.
 
-Every tick lists the landing root and fingerprints each street's files by content (SHA-256;
-a file whose size and modification time are unchanged keeps the hash the cursor remembers, so
-a tick hashes only new or touched files). The cursor, kept in the Dagster instance, holds the
-per-file ``(size, mtime_ns, sha256)`` and the mapping's hash as of the last requested run. On
-its first tick the sensor starts from what the warehouse last ingested (``raw.source_files``).
+Every tick lists the landing root and fingerprints each street's files by content: one digest
+of the street's (path, SHA-256) pairs. The cursor, kept in the Dagster instance, is compact —
+per street that content digest and a digest of its files' (path, size, mtime_ns), plus the
+mapping's hash as of the last requested run: a street whose listing digest is unchanged keeps
+its content digest without reading a byte, so a tick hashes only the files of streets where a
+file was added, removed or touched. On its first tick (or with a cursor of an older layout)
+the sensor starts from what the warehouse last ingested (``raw.source_files``).
 
 A change requests ONE run of ``gonghui_job`` whose street range covers the changed streets
 (ingestion skips the unchanged ones in between by hash). An edited mapping counts as a change
@@ -39,9 +41,14 @@ from orchestration.lib.ingest import (
 from orchestration.lib.mapping import MappingError, load_mapping
 
 LANDING_SENSOR_NAME = "landing_files_sensor"
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 
-FileState = list  # [size, mtime_ns, sha256]
+#: street → {"files": digest of (path, size, mtime_ns), "content": digest of (path, sha256)}
+StreetState = dict
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def _load_cursor(cursor: str | None) -> dict[str, Any] | None:
@@ -54,38 +61,49 @@ def _load_cursor(cursor: str | None) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and doc.get("v") == CURSOR_VERSION else None
 
 
-def scan_landing(raw_dir: Path, known: dict[str, FileState]) -> dict[str, FileState]:
-    """Relative path → [size, mtime_ns, sha256] of every file under the landing root.
+def _content_hash(path: Path) -> str:
+    """The file's sha256, or a marker when it cannot be read (ingestion reports it; the
+    street's digest changes again once it is readable, so a later tick retries)."""
+    try:
+        return sha256_of(path)
+    except OSError:
+        return "unreadable"
 
-    The hash of a file whose size and mtime match ``known`` is reused, not recomputed.
+
+def scan_landing(raw_dir: Path, known: dict[str, StreetState]) -> dict[str, StreetState]:
+    """Street → its state (listing and content digests) for every street with files.
+
+    A street whose files' (path, size, mtime_ns) digest equals ``known``'s keeps its content
+    digest; the others' files are hashed. Files outside any street folder are not watched.
     """
-    out: dict[str, FileState] = {}
+    listing: dict[str, list[tuple[str, Path, int, int]]] = {}
     for path in discover(raw_dir):
+        _year, street = locate(path, raw_dir, STREET_CODES)
+        if street is None:
+            continue
+        try:
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:  # gone or unreadable since the listing: ingestion reports it
+            size, mtime = -1, -1
         rel = path.relative_to(raw_dir).as_posix()
-        stat = path.stat()
-        before = known.get(rel)
-        if before and before[2] and before[0] == stat.st_size and before[1] == stat.st_mtime_ns:
-            out[rel] = before
+        listing.setdefault(street, []).append((rel, path, size, mtime))
+    out: dict[str, StreetState] = {}
+    for street, files in listing.items():
+        files.sort()
+        stat_digest = _digest([f"{rel}\t{size}\t{mtime}" for rel, _p, size, mtime in files])
+        before = known.get(street) or {}
+        if before.get("files") == stat_digest and before.get("content"):
+            out[street] = before
         else:
-            try:
-                sha = sha256_of(path)
-            except OSError:  # unreadable: ingestion reports it; a later tick retries
-                sha = None
-            out[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+            content = _digest([f"{rel}\t{_content_hash(path)}" for rel, path, _s, _m in files])
+            out[street] = {"files": stat_digest, "content": content}
     return out
 
 
-def street_fingerprints(raw_dir: Path, files: dict[str, FileState]) -> dict[str, str]:
-    """Street → one digest of its files' (path, sha256); streets without files are absent."""
-    by_street: dict[str, list[str]] = {}
-    for rel, (_size, _mtime, sha) in sorted(files.items()):
-        _year, street = locate(raw_dir / rel, raw_dir, STREET_CODES)
-        if street is not None:
-            by_street.setdefault(street, []).append(f"{rel}\t{sha}")
-    return {
-        street: hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-        for street, lines in by_street.items()
-    }
+def street_fingerprints(states: dict[str, StreetState]) -> dict[str, str]:
+    """Street → the content digest of its files (comparable with the warehouse's)."""
+    return {street: state["content"] for street, state in states.items()}
 
 
 def _warehouse_baseline(warehouse: WarehouseResource) -> tuple[dict[str, str], str | None]:
@@ -100,8 +118,9 @@ def _warehouse_baseline(warehouse: WarehouseResource) -> tuple[dict[str, str], s
     for street, files in previous.items():
         if street is None:
             continue
-        lines = [f"{rel}\t{sha}" for rel, (sha, *_read_with) in sorted(files.items())]
-        streets[street] = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+        streets[street] = _digest(
+            [f"{rel}\t{sha}" for rel, (sha, *_read_with) in sorted(files.items())]
+        )
         mapping_shas |= {mapping_sha for _sha, mapping_sha, _key_id in files.values()}
     return streets, (mapping_shas.pop() if len(mapping_shas) == 1 else None)
 
@@ -135,14 +154,14 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
             previous, previous_mapping = _warehouse_baseline(warehouse)
         except Exception as exc:  # e.g. the database is locked by a writer outside Dagster
             return dg.SkipReason(f"cannot read the last ingestion state: {exc}")
-        known: dict[str, FileState] = {}
+        known: dict[str, StreetState] = {}
     else:
-        previous, previous_mapping = state["streets"], state.get("mapping")
-        known = state["files"]
+        known = state["streets"]
+        previous, previous_mapping = street_fingerprints(known), state.get("mapping")
     requests = int(state.get("requests", 0)) if state else 0
 
-    files = scan_landing(settings.raw_dir, known)
-    current = street_fingerprints(settings.raw_dir, files)
+    states = scan_landing(settings.raw_dir, known)
+    current = street_fingerprints(states)
     try:
         mapping_sha = load_mapping(settings.mapping_path).sha256
     except MappingError as exc:
@@ -156,12 +175,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     def cursor(requests: int) -> str:
         doc = {
             "v": CURSOR_VERSION,
-            "files": files,
-            "streets": current,
             "mapping": mapping_sha,
             "requests": requests,
+            "streets": states,
         }
-        return json.dumps(doc, separators=(",", ":"))
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
     if not changed:
         return dg.SensorResult(skip_reason="no landing file changed", cursor=cursor(requests))

@@ -105,6 +105,8 @@ def check_result(suite_asset: dg.AssetKey, outcome: SuiteOutcome) -> dg.AssetChe
                     "rule": f.rule,
                     "observed": f.observed,
                     "severity": f.severity,
+                    "column": f.column,
+                    "value": f.value,
                 }
                 for f in findings
             ]
