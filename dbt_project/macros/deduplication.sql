@@ -20,3 +20,53 @@
         order by {{ latest_row_order() }}
     )
 {%- endmacro %}
+
+{#
+    The natural key columns of a report kind: var report_kinds (dbt_project.yml), the
+    mapping's `key:` of the kind.
+#}
+{% macro report_kind_key(report_kind) -%}
+    {{ return(var('report_kinds')[report_kind]['key']) }}
+{%- endmacro %}
+
+{#
+    The rows of a report kind that count, one per natural key within (year, street_code):
+    rows of superseded files are dropped, then the row of the latest period wins
+    (latest_row_order). _key_row_count = number of non-superseded rows of the key.
+    The kind's staging model and key come from var report_kinds; the body of every
+    int_<stem>_deduplicated model.
+#}
+{% macro deduplicated_rows(report_kind) -%}
+    {%- set spec = var('report_kinds')[report_kind] -%}
+    {%- set key = spec['key'] -%}
+with
+
+current_rows as (
+
+    select * from {{ ref('stg_landing__' ~ spec['stem']) }}
+    where _superseded_by is null
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_row_number(key) }} as _dedup_rank,
+        count(*) over (
+            partition by year, street_code, {{ key | join(', ') }}
+        ) as _key_row_count
+    from current_rows
+
+),
+
+deduplicated as (
+
+    select * exclude (_dedup_rank)
+    from ranked
+    where _dedup_rank = 1
+
+)
+
+select * from deduplicated
+{%- endmacro %}

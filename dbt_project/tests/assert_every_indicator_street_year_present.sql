@@ -33,25 +33,7 @@ computed as (
         year,
         street_code,
         indicator_code
-    from {{ ref('int_indicators_membership_aggregated') }}
-    union all
-    select
-        year,
-        street_code,
-        indicator_code
-    from {{ ref('int_indicators_disputes_aggregated') }}
-    union all
-    select
-        year,
-        street_code,
-        indicator_code
-    from {{ ref('int_indicators_training_aggregated') }}
-    union all
-    select
-        year,
-        street_code,
-        indicator_code
-    from {{ ref('int_indicators_assistance_aggregated') }}
+    from {{ ref('int_indicators_computed') }}
 
 ),
 

@@ -2,9 +2,11 @@
 "惠及困难职工近 300 人次", "服务职工逾 5 万人", "累计采集会员信息 75 万条".
 
 Each indicator has a *style* (how precisely the report gives it) and a *measure word*
-(宗, 条, 场, 人次 …) — presentation metadata, like a label. The figure itself, the rounding, the
-unit 万 and the qualifier (余/逾/近/多) are computed from the value by the rules below, so the
-same indicator of another year is worded correctly for its own value.
+(宗, 条, 场, 人次 …), the columns phrase_style and measure_word of the indicator catalog
+(dbt_project/seeds/indicators.csv, published as dim_indicator) — presentation metadata, like a
+label. The figure itself, the rounding, the unit 万 and the qualifier (余/逾/近/多) are
+computed from the value by the rules below, so the same indicator of another year is worded
+correctly for its own value.
 
 Styles
     ``pct``      percentage to one decimal, ``.0`` dropped: 99.8%, 85%.
@@ -29,8 +31,13 @@ value rounded down to that precision and ``upper`` the next round figure:
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+
+from orchestration.lib.mapping import PROJECT_ROOT
 
 WAN = Decimal(10000)
 NEAR = Decimal("0.1")  # "近": short of the next round figure by at most a tenth of the step
@@ -43,7 +50,7 @@ class Style:
     measure: str  # measure word after the number (万 goes before it)
 
 
-#: measure word by unit (seeds/indicators.csv) — the default when an indicator has no entry below
+#: measure word by unit (seeds/indicators.csv) — the default when an indicator gives none
 UNIT_MEASURE = {
     "pct": "%",
     "yuan": "元",
@@ -58,45 +65,32 @@ UNIT_MEASURE = {
     "projects": "项",
 }
 
-#: how the annual report words each indicator (style, and the measure word where it is not the
-#: unit's): presentation metadata, never a figure
-INDICATOR_STYLES: dict[str, Style] = {
-    "union_rate_100plus": Style("pct", "%"),
-    "union_rate_25_99": Style("pct", "%"),
-    "worker_council_enterprises": Style("exact", "家"),
-    "key_enterprises": Style("exact", "家"),
-    "member_records": Style("rounded", "条"),
-    "members_verified": Style("rounded", "条"),
-    "disputes_mediated": Style("exact", "宗"),
-    "disputes_recovered_yuan": Style("amount", "元"),
-    "mass_disputes_30plus": Style("exact", "宗"),
-    "requests_collected": Style("exact", "条"),
-    "requests_handled": Style("exact", "条"),
-    "requests_internal_rate": Style("pct", "%"),
-    "worker_events": Style("exact", "场"),
-    "worker_event_person_times": Style("rounded", "人次"),
-    "party_history_sessions": Style("exact", "场"),
-    "care_events": Style("approx", "场"),
-    "care_person_times": Style("approx", "人"),
-    "psych_events": Style("approx", "场"),
-    "psych_person_times": Style("approx", "人"),
-    "quality_projects": Style("exact", "项"),
-    "skills_training_person_times": Style("exact", "人次"),
-    "general_training_person_times": Style("exact", "人次"),
-    "dream_registrants": Style("approx", "名"),
-    "dream_enterprises": Style("approx", "家"),
-    "hardship_aid_yuan": Style("approx", "元"),
-    "hardship_aid_person_times": Style("approx", "人次"),
-    "injury_visit_persons": Style("approx", "人"),
-    "counseling_sessions": Style("approx", "次"),
-    "legal_consultations": Style("approx", "次"),
-    "lawyer_referrals": Style("approx", "次"),
-}
+#: the indicator catalog: its columns phrase_style and measure_word say how the annual report
+#: words each indicator (presentation metadata, never a figure)
+CATALOG_PATH = PROJECT_ROOT / "dbt_project" / "seeds" / "indicators.csv"
 
 
-def style_for(code: str, unit: str) -> Style:
-    if code in INDICATOR_STYLES:
-        return INDICATOR_STYLES[code]
+@cache
+def catalog_styles(path: Path = CATALOG_PATH) -> dict[str, Style]:
+    """Style of every indicator of the catalog that gives one (``phrase_style``)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {
+            row["indicator_code"]: Style(row["phrase_style"], row.get("measure_word") or "")
+            for row in csv.DictReader(fh)
+            if row.get("phrase_style")
+        }
+
+
+def style_for(
+    code: str, unit: str, phrase_style: str | None = None, measure_word: str | None = None
+) -> Style:
+    """The style given (a ``dim_indicator`` row's phrase_style/measure_word), else the
+    catalog's, else the unit's default."""
+    if phrase_style:
+        return Style(phrase_style, measure_word or UNIT_MEASURE.get(unit, ""))
+    styles = catalog_styles()
+    if code in styles:
+        return styles[code]
     if unit == "pct":
         return Style("pct", "%")
     if unit == "yuan":
@@ -160,5 +154,11 @@ def phrase(value: Decimal | float | int | str | None, style: Style) -> str:
     return approx(d, style.measure)
 
 
-def phrase_indicator(code: str, unit: str, value) -> str:
-    return phrase(value, style_for(code, unit))
+def phrase_indicator(
+    code: str,
+    unit: str,
+    value,
+    phrase_style: str | None = None,
+    measure_word: str | None = None,
+) -> str:
+    return phrase(value, style_for(code, unit, phrase_style, measure_word))

@@ -241,7 +241,8 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         raise ReportError(f"no published figures for {year} (published years: {years})")
     indicators = _rows(
         con,
-        "select indicator_code, name_zh, unit, domain, aggregation, target_2022 "
+        "select indicator_code, name_zh, unit, domain, aggregation, target_2022, "
+        "phrase_style, measure_word "
         "from dim_indicator order by rowid",
     )
     streets = _rows(con, "select street_code, short_zh from dim_street order by street_code")
@@ -268,7 +269,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
             value=value,
             numerator=_dec(fig.get("numerator")),
             denominator=_dec(fig.get("denominator")),
-            phrase=phrase_indicator(code, unit, value),
+            phrase=phrase_indicator(code, unit, value, ind["phrase_style"], ind["measure_word"]),
             exact=exact_text(value, unit, fig.get("numerator"), fig.get("denominator")),
             target=parse_target(ind["target_2022"], value),
             by_street=[

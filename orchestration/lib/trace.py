@@ -7,8 +7,9 @@ For one indicator, year and street (or the district) the trace gives
   the numbers filled in;
 * the lineage: the Dagster assets and dbt models the figure went through (from the dbt
   manifest's ``depends_on``), and column-level lineage of the mart columns — the expression of
-  the indicator's numerator/denominator in ``int_indicators_<domain>_aggregated`` and the
-  columns it reads, down to the landing table (parsed from the models' SQL with sqlglot);
+  the indicator's numerator/denominator in ``int_indicators_computed`` (the catalog row's
+  measure and predicates) and the columns they read, down to the landing table (parsed with
+  sqlglot);
 * the contributing rows: every row of the ``fct_*`` mart that counts in the numerator or the
   denominator, with its source file, sheet, row and file SHA-256 — and the *recount* of the
   figure from exactly those rows by the indicator's rule, which must equal the published value;
@@ -21,6 +22,7 @@ Everything is read from the published mart (read-only) and the dbt manifest.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -39,16 +41,21 @@ from orchestration.lib.mapping import PROJECT_ROOT
 from orchestration.lib.streets import Street, UnknownStreetError, resolve_street, streets_from_rows
 
 MANIFEST_PATH = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
+#: the dbt model that computes every indicator of the catalog
+COMPUTED_MODEL = "int_indicators_computed"
 DISTRICT = "district"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """How an indicator is counted from the rows of one ``fct_*`` mart.
+    """How an indicator is counted from the rows of one ``fct_*`` mart — built from its row of
+    the indicator catalog (``dim_indicator``, from ``dbt_project/seeds/indicators.csv``), the
+    same predicates ``int_indicators_computed`` aggregates (see :func:`rule_for`).
 
     ``numerator``/``denominator`` are SQL predicates over the mart's columns; ``measure`` is
-    ``count`` (rows), ``sum:<column>`` or ``distinct:<column>`` (non-null distinct values);
-    ``outside`` selects the rows that match the indicator but fall outside the reporting year.
+    ``count`` (rows), ``sum:<column>`` or ``count_distinct:<column>`` (non-null distinct
+    values); ``outside`` selects the rows that match the indicator but fall outside the
+    reporting period; ``key`` is the report kind's natural key (``mapping/sources.yml``).
     """
 
     table: str
@@ -58,169 +65,82 @@ class Rule:
     denominator: str | None = None
     outside: str | None = None
     detail: tuple[str, ...] = ()
+    period: str | None = None
 
     @property
     def measure_column(self) -> str | None:
         return self.measure.partition(":")[2] or None
 
-
-_E = "fct_enterprise_unions"
-_DC = "fct_dispute_cases"
-_WR = "fct_worker_requests"
-_WA = "fct_worker_activities"
-_DR = "fct_dream_registrations"
-_HP = "fct_hardship_payments"
-_CS = "fct_care_services"
-_QUALITY = "category in ('技能培训', '综合素质培训')"
-
-
-def _activities(category: str | None, measure: str = "count") -> Rule:
-    cond = f" and category = '{category}'" if category else ""
-    return Rule(
-        _WA,
-        "activity_no",
-        f"is_held_in_year{cond}",
-        measure,
-        outside=f"not is_held_in_year{cond}",
-        detail=("held_on", "category", "project", "participants"),
-    )
-
-
-def _services(service_type: str, measure: str = "count") -> Rule:
-    cond = f"service_type = '{service_type}'"
-    return Rule(
-        _CS,
-        "service_no",
-        f"is_served_in_year and {cond}",
-        measure,
-        outside=f"not is_served_in_year and {cond}",
-        detail=("served_on", "service_type", "persons"),
-    )
+    @property
+    def date_column(self) -> str | None:
+        """The date the period flag is computed from: ``is_held_in_year`` → ``held_on``,
+        ``is_verified_by_year_end`` → ``verified_on`` (else the first detail column)."""
+        match = re.fullmatch(r"is_(\w+?)_(?:in_year|by_year_end)", self.period or "")
+        if match and f"{match.group(1)}_on" in self.detail:
+            return f"{match.group(1)}_on"
+        return self.detail[0] if self.detail else None
 
 
 _ENT = ("employee_count", "employee_band", "has_union", "has_worker_council", "is_key_enterprise")
-_CASES = ("accepted_on", "workers_involved", "recovered_amount", "outcome")
-_REQS = ("raised_on", "status", "resolved_level")
+_ACT = ("held_on", "category", "project", "participants")
 
-RULES: dict[str, Rule] = {
-    "union_rate_100plus": Rule(
-        _E,
-        "credit_code",
-        "employee_count >= 100 and has_union",
-        denominator="employee_count >= 100",
-        detail=_ENT,
-    ),
-    "union_rate_25_99": Rule(
-        _E,
-        "credit_code",
-        "employee_count between 25 and 99 and has_union",
-        denominator="employee_count between 25 and 99",
-        detail=_ENT,
-    ),
-    "worker_council_enterprises": Rule(_E, "credit_code", "has_worker_council", detail=_ENT),
-    "key_enterprises": Rule(_E, "credit_code", "is_key_enterprise", detail=_ENT),
-    "member_records": Rule(
-        "fct_members",
-        "person_key",
-        "is_collected_by_year_end",
-        outside="not is_collected_by_year_end",
-        detail=("collected_on", "n_streets_reported"),
-    ),
-    "members_verified": Rule(
-        "fct_members",
-        "person_key",
-        "is_verified_by_year_end",
-        outside="verified and not is_verified_by_year_end",
-        detail=("verified", "verified_on", "n_streets_reported"),
-    ),
-    "disputes_mediated": Rule(
-        _DC, "case_no", "is_accepted_in_year", outside="not is_accepted_in_year", detail=_CASES
-    ),
-    "disputes_recovered_yuan": Rule(
-        _DC,
-        "case_no",
-        "is_accepted_in_year",
-        "sum:recovered_amount",
-        outside="not is_accepted_in_year",
-        detail=_CASES,
-    ),
-    "mass_disputes_30plus": Rule(
-        _DC,
-        "case_no",
-        "is_accepted_in_year and workers_involved >= 30",
-        outside="not is_accepted_in_year and workers_involved >= 30",
-        detail=_CASES,
-    ),
-    "requests_collected": Rule(
-        _WR, "request_no", "is_raised_in_year", outside="not is_raised_in_year", detail=_REQS
-    ),
-    "requests_handled": Rule(
-        _WR,
-        "request_no",
-        "is_raised_in_year and status = '已办结'",
-        outside="not is_raised_in_year and status = '已办结'",
-        detail=_REQS,
-    ),
-    "requests_internal_rate": Rule(
-        _WR,
-        "request_no",
-        "is_raised_in_year and status = '已办结' and resolved_level = '企业内部'",
-        denominator="is_raised_in_year",
-        outside="not is_raised_in_year",
-        detail=_REQS,
-    ),
-    "worker_events": _activities(None),
-    "worker_event_person_times": _activities(None, "sum:participants"),
-    "party_history_sessions": _activities("党史学习教育"),
-    "care_events": _activities("关爱慰问"),
-    "care_person_times": _activities("关爱慰问", "sum:participants"),
-    "psych_events": _activities("心理健康"),
-    "psych_person_times": _activities("心理健康", "sum:participants"),
-    "quality_projects": Rule(
-        _WA,
-        "activity_no",
-        f"is_held_in_year and {_QUALITY}",
-        "distinct:project",
-        outside=f"not is_held_in_year and {_QUALITY}",
-        detail=("held_on", "category", "project", "participants"),
-    ),
-    "skills_training_person_times": _activities("技能培训", "sum:participants"),
-    "general_training_person_times": _activities("综合素质培训", "sum:participants"),
-    "dream_registrants": Rule(
-        _DR,
-        "person_key",
-        "is_registered_in_year",
-        outside="not is_registered_in_year",
-        detail=("registered_on", "employer_credit_code", "major"),
-    ),
-    "dream_enterprises": Rule(
-        _DR,
-        "person_key",
-        "is_registered_in_year",
-        "distinct:employer_credit_code",
-        outside="not is_registered_in_year",
-        detail=("registered_on", "employer_credit_code", "major"),
-    ),
-    "hardship_aid_yuan": Rule(
-        _HP,
-        "payment_no",
-        "is_paid_in_year",
-        "sum:amount",
-        outside="not is_paid_in_year",
-        detail=("paid_on", "aid_type", "amount"),
-    ),
-    "hardship_aid_person_times": Rule(
-        _HP,
-        "payment_no",
-        "is_paid_in_year",
-        outside="not is_paid_in_year",
-        detail=("paid_on", "aid_type", "amount"),
-    ),
-    "injury_visit_persons": _services("工伤探视", "sum:persons"),
-    "counseling_sessions": _services("心理咨询疏导"),
-    "legal_consultations": _services("工伤法律咨询"),
-    "lawyer_referrals": _services("转介驻点律师"),
+#: the columns shown next to each contributing row of a fct model, dates first — presentation
+#: only: what counts comes from the catalog
+DETAIL: dict[str, tuple[str, ...]] = {
+    "fct_enterprise_unions": _ENT,
+    "fct_members": ("collected_on", "verified", "verified_on", "n_streets_reported"),
+    "fct_dispute_cases": ("accepted_on", "workers_involved", "recovered_amount", "outcome"),
+    "fct_worker_requests": ("raised_on", "status", "resolved_level"),
+    "fct_worker_activities": _ACT,
+    "fct_dream_registrations": ("registered_on", "employer_credit_code", "major"),
+    "fct_hardship_payments": ("paid_on", "aid_type", "amount"),
+    "fct_care_services": ("served_on", "service_type", "persons"),
 }
+
+
+def indicator_predicate(parts: list[str | None]) -> str | None:
+    """The non-empty parts joined by ``and``, a part with ``or`` parenthesised — as dbt's macro
+    ``indicator_predicate`` does; None when no part is given."""
+    conditions = [f"({p})" if " or " in p.lower() else p for p in parts if p]
+    return " and ".join(conditions) or None
+
+
+@cache
+def _kind_keys() -> dict[str, tuple[str, ...]]:
+    from orchestration.lib.mapping import load_mapping
+
+    return {name: kind.key for name, kind in load_mapping().kinds.items()}
+
+
+def natural_key_sql(report_kind: str) -> str:
+    """The SQL of a report kind's natural key (mapping ``key:``), one value per row."""
+    key = _kind_keys().get(report_kind)
+    if not key:
+        raise TraceError(f"report kind {report_kind!r} has no key in the mapping")
+    return key[0] if len(key) == 1 else f"concat_ws('|', {', '.join(key)})"
+
+
+def rule_for(indicator: dict[str, Any]) -> Rule:
+    """The counting rule of one catalog row (``dim_indicator``): numerator = ``period and
+    filter``, denominator (ratios) = ``period and denominator_filter``, outside = the rows of
+    the denominator (ratios) or numerator with the period flag false."""
+    period = indicator.get("period") or None
+    ratio = indicator["aggregation"] == "ratio"
+    selecting = indicator.get("denominator_filter") if ratio else indicator.get("filter")
+    not_period = None
+    if period:
+        not_period = f"not {period}" if period.isidentifier() else f"not ({period})"
+    return Rule(
+        table=indicator["source_model"],
+        key=natural_key_sql(indicator["report_kind"]),
+        numerator=indicator_predicate([period, indicator.get("filter")]) or "true",
+        measure=indicator["measure"],
+        denominator=(indicator_predicate([period, selecting]) or "true") if ratio else None,
+        outside=indicator_predicate([not_period, selecting]) if period else None,
+        detail=DETAIL.get(indicator["source_model"], ()),
+        period=period,
+    )
+
 
 PROVENANCE = ("_source_file", "_source_sheet", "_source_row", "_file_sha256", "_period_label")
 
@@ -349,11 +269,11 @@ def _label(manifest: dict[str, Any], uid: str) -> str:
 
 def model_chain(manifest: dict[str, Any], domain: str, fct_table: str) -> tuple[list[str], str]:
     """Models on the path from the indicator's landing table to ``annual_indicators`` (through
-    ``int_indicators_<domain>_aggregated``) and to the ``fct_*`` mart, in dependency order."""
+    the ``fct_*`` mart and ``int_indicators_computed``), in dependency order."""
     parents, children = _graph(manifest)
     fct = _model_id(manifest, fct_table)
     sources = [u for u in _closure(fct, parents) if u.startswith("source.")]
-    aggregated = _model_id(manifest, f"int_indicators_{domain}_aggregated")
+    aggregated = _model_id(manifest, COMPUTED_MODEL)
     annual = _model_id(manifest, "annual_indicators")
     downstream = set()
     for src in sources:
@@ -403,21 +323,24 @@ def _ctes(sql: str) -> dict[str, Any]:
     return {cte.alias: cte.this for cte in tree.find_all(exp.CTE)}
 
 
-def _from_name(select: Any) -> str | None:
-    from sqlglot import exp
-
-    table = select.find(exp.Table) if select is not None else None
-    return table.name if table is not None else None
-
-
 def _column_description(node: dict[str, Any], column: str) -> str:
     return ((node.get("columns") or {}).get(column) or {}).get("description", "")
 
 
+def measure_sql(measure: str, predicate: str | None) -> str:
+    """The aggregate ``int_indicators_computed`` computes (dbt macro ``indicator_measure``)."""
+    kind, _, column = measure.partition(":")
+    sql = {"count": "count(*)", "sum": f"sum({column})"}.get(kind, f"count(distinct {column})")
+    return sql + (f" filter (where {predicate})" if predicate else "")
+
+
 def column_lineage(
-    manifest: dict[str, Any], code: str, domain: str, aggregation: str, source_uid: str
+    manifest: dict[str, Any], code: str, rule: Rule, aggregation: str, source_uid: str
 ) -> list[dict[str, str]]:
     """Column-level lineage of ``annual_indicators.value`` for one indicator."""
+    import sqlglot
+    from sqlglot import exp
+
     out: list[dict[str, str]] = []
     annual = manifest["nodes"][_model_id(manifest, "annual_indicators")]
     percentage_macro = (manifest.get("macros") or {}).get("macro.gonghui.percentage", {})
@@ -432,56 +355,37 @@ def column_lineage(
             "description": _column_description(annual, "value"),
         }
     )
-    parts = ["numerator"] + (["denominator"] if aggregation == "ratio" else [])
-    aggregated_name = f"int_indicators_{domain}_aggregated"
-    agg = manifest["nodes"][_model_id(manifest, aggregated_name)]
-    try:
-        ctes = _ctes(_plain_sql(agg["raw_code"]))
-    except Exception as exc:  # the lineage is best effort; the counting does not depend on it
-        return [*out, {"model": aggregated_name, "column": "?", "expression": f"({exc})"}]
     used: set[str] = set()
-    upstream_model = None
-    for part in parts:
+    predicates = {"numerator": rule.numerator}
+    if aggregation == "ratio":
+        predicates["denominator"] = rule.denominator
+    for part, predicate in predicates.items():
         out.append(
             {
                 "model": "marts.annual_indicators",
                 "column": part,
-                "expression": f"cast(coalesce({aggregated_name}.{part}, 0) as decimal(20, 2)) "
+                "expression": f"cast(coalesce({COMPUTED_MODEL}.{part}, 0) as decimal(20, 2)) "
                 f"where indicator_code = '{code}'",
                 "description": _column_description(annual, part),
             }
         )
-        alias = f"{code}__{part}"
-        for cte_name, select in ctes.items():
-            from sqlglot import exp
-
-            for projection in getattr(select, "expressions", []):
-                if projection.alias_or_name != alias:
-                    continue
-                expr = projection.this if isinstance(projection, exp.Alias) else projection
-                source_cte = _from_name(select.args.get("from") or select.args.get("from_"))
-                inner = ctes.get(source_cte or "")
-                model = (
-                    _from_name(inner.args.get("from") or inner.args.get("from_")) if inner else None
-                )
-                where = inner.args.get("where") if inner is not None else None
-                text = expr.sql(dialect="duckdb")
-                text += f" from {model or source_cte}"
-                if where is not None:
-                    text += " " + where.sql(dialect="duckdb")
-                text += " group by grouping sets ((year, street_code), (year))"
-                out.append(
-                    {
-                        "model": f"intermediate.{aggregated_name}",
-                        "column": f"{alias} (CTE {cte_name})",
-                        "expression": text,
-                        "description": "",
-                    }
-                )
-                used |= {c.name for c in expr.find_all(exp.Column)}
-                if where is not None:
-                    used |= {c.name for c in where.find_all(exp.Column)}
-                upstream_model = model
+        where = None if predicate == "true" else predicate
+        out.append(
+            {
+                "model": f"intermediate.{COMPUTED_MODEL}",
+                "column": f"{code}__{part} (CTE {rule.table}_measures)",
+                "expression": f"{measure_sql(rule.measure, where)} from {rule.table} "
+                "group by grouping sets ((year, street_code), (year))",
+                "description": "seeds/indicators.csv: measure, period, filter"
+                + (", denominator_filter" if part == "denominator" else ""),
+            }
+        )
+        # the lineage is best effort; the counting does not depend on it
+        with contextlib.suppress(sqlglot.errors.ParseError):
+            used |= {c.name for c in sqlglot.parse_one(predicate).find_all(exp.Column)}
+    if rule.measure_column:
+        used.add(rule.measure_column)
+    upstream_model = rule.table
     used -= {"year", "street_code"}
     if upstream_model:
         chain = _upstream_models(manifest, upstream_model)
@@ -566,10 +470,13 @@ def trace(
             for r in con.execute("select indicator_code from dim_indicator order by 1").fetchall()
         ]
         raise TraceError(f"unknown indicator {code!r}; one of: {', '.join(known)}")
-    if code not in RULES:
-        raise TraceError(f"no counting rule for {code!r} in orchestration/lib/trace.py")
     ind = info[0]
-    rule = RULES[code]
+    if not ind.get("source_model") or not ind.get("measure"):
+        raise TraceError(
+            f"{code!r} has no source_model/measure in dim_indicator (seeds/indicators.csv); "
+            "the published mart predates the indicator catalog"
+        )
+    rule = rule_for(ind)
     published = _rows(
         con.execute(
             "select value, numerator, denominator, unit from annual_indicators "
@@ -649,9 +556,7 @@ def trace(
             "published_parquet (published/parquet/)",
         ],
         models=models,
-        column_lineage=column_lineage(
-            manifest, code, ind["domain"], ind["aggregation"], source_uid
-        ),
+        column_lineage=column_lineage(manifest, code, rule, ind["aggregation"], source_uid),
         contributing_rows=rows,
         excluded_rows=excluded,
     )
@@ -714,7 +619,7 @@ def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street
             r.pop(k)
         out.append({"category": r["reason_code"], "reason": reason} | r)
     if rule.outside:
-        date_col = rule.detail[0]
+        date_col = rule.date_column
         for r in _rows(
             con.execute(
                 f"select street_code, {rule.key} as natural_key, {date_col} as date, "
@@ -847,7 +752,7 @@ def _formula(aggregation: str, rule: Rule, count: dict[str, Any]) -> str:
     what = {
         "count": "number of rows",
         "sum": f"sum of {rule.measure_column}",
-        "distinct": f"number of distinct non-null {rule.measure_column}",
+        "count_distinct": f"number of distinct non-null {rule.measure_column}",
     }[rule.measure.partition(":")[0]]
     num = f"numerator = {what} where {rule.numerator} = {_fmt(count['numerator'])}"
     if aggregation != "ratio":

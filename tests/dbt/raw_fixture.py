@@ -360,7 +360,9 @@ def build_raw(con) -> None:
 # --------------------------------------------------------------------------- dbt run
 
 
-def run_dbt(tmp_path: Path, db_path: Path, *args: str) -> subprocess.CompletedProcess:
+def run_dbt(
+    tmp_path: Path, db_path: Path, *args: str, project_dir: Path = PROJECT_DIR
+) -> subprocess.CompletedProcess:
     dbt = Path(sys.executable).with_name("dbt")
     env = {
         **os.environ,
@@ -369,8 +371,8 @@ def run_dbt(tmp_path: Path, db_path: Path, *args: str) -> subprocess.CompletedPr
     }
     cmd = [
         str(dbt), *args,
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
         "--target-path", str(tmp_path / "target"),
         "--log-path", str(tmp_path / "logs"),
     ]  # fmt: skip

@@ -71,16 +71,21 @@ DATE_FIELD = {
     "hardship_assistance": "paid_on",
     "care_services": "served_on",
 }
-KEY_FIELD = {
-    "enterprise_register": "credit_code",
-    "member_roster": "id_number",
-    "dispute_cases": "case_no",
-    "worker_requests": "request_no",
-    "worker_activities": "activity_no",
-    "dream_program": "id_number",
-    "hardship_assistance": "payment_no",
-    "care_services": "service_no",
-}
+
+
+def _key_fields() -> dict[str, str]:
+    """The record field of each kind's natural key: the mapping's ``key:`` (the one list of
+    keys), where an identity number (hashed to person_key on ingestion) is ``id_number``."""
+    from orchestration.lib.mapping import load_mapping
+
+    out = {}
+    for name, kind in load_mapping().kinds.items():
+        (key,) = kind.key
+        out[name] = "id_number" if kind.fields[key].type == "id_number" else key
+    return out
+
+
+KEY_FIELD = _key_fields()
 
 # District targets. 2021 = docs/spec/indicators.csv (demo_2021_value) plus free choices for
 # the figures the spec does not fix (event counts of the training categories, ...).

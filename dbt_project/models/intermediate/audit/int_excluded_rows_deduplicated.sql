@@ -7,16 +7,12 @@
 -- Everything here is within one street, so the model is incremental by street
 -- (macros/incremental_by_street.sql): only the streets whose ingestion runs changed are
 -- recomputed; a change of this SQL needs --full-refresh.
-{%- set kinds = [
-    ('enterprise_register', 'stg_landing__enterprises', 'credit_code'),
-    ('member_roster', 'stg_landing__members', 'person_key'),
-    ('dispute_cases', 'stg_landing__dispute_cases', 'case_no'),
-    ('worker_requests', 'stg_landing__worker_requests', 'request_no'),
-    ('worker_activities', 'stg_landing__worker_activities', 'activity_no'),
-    ('dream_program', 'stg_landing__dream_registrations', 'person_key'),
-    ('hardship_assistance', 'stg_landing__hardship_payments', 'payment_no'),
-    ('care_services', 'stg_landing__care_services', 'service_no'),
-] %}
+{#- (report kind, staging model, natural key columns) of every kind: var report_kinds -#}
+{%- set kinds = [] %}
+{%- for kind in var('report_kinds') %}
+    {%- set spec = var('report_kinds')[kind] %}
+    {%- do kinds.append((kind, 'stg_landing__' ~ spec['stem'], spec['key'])) %}
+{%- endfor %}
 {%- set upstream = kinds | map(attribute=1) | list %}
 {{ config(
     materialized='incremental',
@@ -29,13 +25,17 @@
 with
 
 {% for kind, model, key in kinds %}
-    {{ kind }}_rows as (
+    {{ kind }}_rows as (  -- noqa: LT02
 
         select
             year,
             street_code,
             report_kind,
-            cast({{ key }} as varchar) as natural_key,
+            {% if key | length == 1 -%}
+                cast({{ key[0] }} as varchar)
+            {%- else -%}
+                concat_ws('|', {{ key | join(', ') }})
+            {%- endif %} as natural_key,
             _period_label,
             _period_end,
             _superseded_by,
@@ -47,7 +47,7 @@ with
             -- rank among the rows of the same key and the same supersession state;
             -- only non-superseded rows can win
             row_number() over (
-                partition by year, street_code, {{ key }}, _superseded_by is null
+                partition by year, street_code, {{ key | join(', ') }}, _superseded_by is null
                 order by {{ latest_row_order() }}
             ) as dedup_rank
         from {{ ref(model) }} as {{ kind }}

@@ -1,32 +1,3 @@
--- One row per (activity_no) within (year, street_code): rows of superseded files are
--- dropped, then the row of the latest period wins (see macro latest_row_order).
-with
-
-current_rows as (
-
-    select * from {{ ref('stg_landing__worker_activities') }}
-    where _superseded_by is null
-
-),
-
-ranked as (
-
-    select
-        *,
-        {{ dedup_row_number(['activity_no']) }} as _dedup_rank,
-        count(*) over (
-            partition by year, street_code, activity_no
-        ) as _key_row_count
-    from current_rows
-
-),
-
-deduplicated as (
-
-    select * exclude (_dedup_rank)
-    from ranked
-    where _dedup_rank = 1
-
-)
-
-select * from deduplicated
+-- The rows of worker_activities that count, one per natural key within (year, street_code)
+-- (macro deduplicated_rows; the key is var report_kinds, the mapping's key of the kind).
+{{ deduplicated_rows('worker_activities') }}

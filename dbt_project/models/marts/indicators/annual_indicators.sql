@@ -24,13 +24,7 @@ source_files as (
 
 computed as (
 
-    select * from {{ ref('int_indicators_membership_aggregated') }}
-    union all
-    select * from {{ ref('int_indicators_disputes_aggregated') }}
-    union all
-    select * from {{ ref('int_indicators_training_aggregated') }}
-    union all
-    select * from {{ ref('int_indicators_assistance_aggregated') }}
+    select * from {{ ref('int_indicators_computed') }}
 
 ),
 

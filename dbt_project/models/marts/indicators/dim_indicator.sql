@@ -16,6 +16,13 @@ final as (
         report_kind,
         aggregation,
         additive,
+        source_model,
+        measure,
+        period,
+        filter,
+        denominator_filter,
+        phrase_style,
+        measure_word,
         definition,
         report_2021_phrase,
         target_2022
