@@ -280,7 +280,11 @@ class RunSummary:
             ]
         if self.published:
             return [
-                *([f"  {self.republished_because}: republished"] if self.republished_because else []),
+                *(
+                    [f"  {self.republished_because}: republished"]
+                    if self.republished_because
+                    else []
+                ),
                 f"  PUBLISHED {self.published_path}",
                 f"    manifest: {self.published_path.parent / 'manifest.json'}",
             ]

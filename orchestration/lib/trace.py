@@ -644,6 +644,17 @@ def _excluded(con, rule: Rule, kind: str, year: int, street: str, params, street
 BY = ("street", "file")
 
 
+def _rule_of(t: Trace) -> Rule:
+    """The counting part of ``t``'s rule (what :func:`_measure` needs), from its record."""
+    return Rule(
+        table=t.rule["table"],
+        key="",
+        numerator=t.rule["numerator"],
+        measure=t.rule["measure"],
+        denominator=t.rule["denominator"],
+    )
+
+
 def subtotals(con: duckdb.DuckDBPyConnection, t: Trace, by: str) -> dict[str, Any]:
     """The figure's contributing rows per street or per source file: rows, numerator (and
     denominator) by the indicator's rule, and the rows that did not count.
@@ -654,7 +665,7 @@ def subtotals(con: duckdb.DuckDBPyConnection, t: Trace, by: str) -> dict[str, An
     it has no rows; grouped by file, every file with a counted or an excluded row."""
     if by not in BY:
         raise TraceError(f"--by {by!r}: one of {', '.join(BY)}")
-    rule = RULES[t.indicator_code]
+    rule = _rule_of(t)
     ratio = t.aggregation == "ratio"
     key = "street_code" if by == "street" else "_source_file"
     groups: dict[str, dict[str, Any]] = {}
@@ -701,7 +712,7 @@ def subtotals(con: duckdb.DuckDBPyConnection, t: Trace, by: str) -> dict[str, An
     counted = t.contributing_rows  # the total is counted over all rows, like the figure
     numerator = _measure(rule, [r for r in counted if r["in_numerator"]])
     denominator = _measure(rule, [r for r in counted if r["in_denominator"]]) if ratio else None
-    distinct = rule.measure.startswith("distinct:")
+    distinct = rule.measure.startswith("count_distinct:")
     adds_up = not distinct and all(
         _same(total, t.published[part])
         for part, total in (("numerator", summed), ("denominator", summed_den))
@@ -872,10 +883,13 @@ def render_text(t: Trace, limit: int | None = 20, wide: bool = False) -> str:
 def _subtotals_text(t: Trace, wide: bool) -> list[str]:
     sub = t.subtotals
     assert sub is not None
-    rule = RULES[t.indicator_code]
-    kind, _, column = rule.measure.partition(":")
+    kind, _, column = t.rule["measure"].partition(":")
     ratio = t.aggregation == "ratio"
-    measure = {"count": "rows", "sum": f"sum of {column}", "distinct": f"distinct {column}"}
+    measure = {
+        "count": "rows",
+        "sum": f"sum of {column}",
+        "count_distinct": f"distinct {column}",
+    }
     head = f"Subtotals by {sub['by']} (" + (
         f"numerator and denominator ({measure[kind]}) per {sub['by']}):"
         if ratio
