@@ -6,12 +6,14 @@ guessed ``date_format:``), a wrong type (``header_row: five``) or a misspelt opt
 naming the file, the entry and the path of the key — never silently ignored. Rules that need
 the whole document (a field that is not a field of the kind, a unit that is not listed, a code
 that is not in the field's vocabulary) are checked by ``mapping.py`` with the same kind of
-message. ``mapping/sources.schema.json`` is this schema as JSON Schema, for editors
-(``gonghui check-mapping --schema`` prints it; a test keeps the file current).
+message. ``mapping/sources.schema.json`` is this schema as JSON Schema, for editors and other
+tools (``python -m orchestration.lib.mapping_schema`` writes it; a test keeps it current).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -150,3 +152,15 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "gonghui source mapping (mapping/sources.yml)"
     return schema
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "mapping" / "sources.schema.json"
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), ensure_ascii=False, indent=1) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
