@@ -246,7 +246,10 @@ def test_the_os_error_reaches_the_run_summary(working, tmp_path, monkeypatch):
     def published_mart():
         publish_mart(working, target, "run-x")
 
-    result = dg.materialize([published_mart], raise_on_error=False)
+    # an instance of its own, entered: resolving the job must not see the defs-state storage
+    # of an instance an earlier test in this worker left behind
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([published_mart], instance=instance, raise_on_error=False)
     assert not result.success
     (event,) = result.get_step_failure_events()
     message = failure_message(event)
