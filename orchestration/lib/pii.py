@@ -61,12 +61,12 @@ _ID_AFTER_KEYWORD = re.compile(
     r"|[1-8][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"  # 15 (old)
     r")(?![0-9])"
 )
-_ID_SCIENTIFIC = re.compile(r"(?<![0-9.])[1-9](?:\.[0-9]+)?[eE]\+?17(?![0-9])")
+_ID_SCIENTIFIC = re.compile(r"(?<![0-9A-Za-z.])[1-9]\.[0-9]+[eE]\+?17(?![0-9A-Za-z])")
 _PHONE = re.compile(
     r"(?<![0-9])(?<![0-9]\.)(?:(?:\+|00)?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}"
     r"(?![0-9]|\.[0-9])"
 )
-_PHONE_SCIENTIFIC = re.compile(r"(?<![0-9.])1\.[3-9][0-9]{0,9}[eE]\+?10(?![0-9])")
+_PHONE_SCIENTIFIC = re.compile(r"(?<![0-9A-Za-z.])1\.[3-9][0-9]{0,9}[eE]\+?10(?![0-9A-Za-z])")
 _SEPARATORS = re.compile(r"[ \-]")
 
 
@@ -81,7 +81,7 @@ def _is_identity(token: str) -> bool:
     if not code.isdigit():
         return False
     number = int(code)  # Excel's float: its exact digits, or 15 significant digits then zeros
-    return int(float(code)) == number or int(float(f"{number:.15g}")) == number
+    return int(float(code)) == number or len(code.rstrip("0")) <= 15
 
 
 def _mask_id(match: re.Match[str]) -> str:
