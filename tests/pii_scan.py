@@ -14,7 +14,9 @@ the scan collects the *actual* identity and mobile numbers written in the landin
 
 A value counts however it is written: runs of digits with spaces or hyphens between them are
 compacted, and every 11- and 18-character window of the result is looked up, so
-``138-1234-5678`` or ``440307 19900101 123X`` in a log are found as well.
+``138-1234-5678`` or ``440307 19900101 123X`` in a log are found as well. A run inside a word
+or a hex digest (``…a13812345678f…``) does not count: keyed hashes are hex, and among
+millions of them some hold a landing phone number's digits by chance.
 """
 
 from __future__ import annotations
@@ -30,9 +32,15 @@ from orchestration.lib.identifiers import is_valid_credit_code, is_valid_id_numb
 from orchestration.lib.mapping import load_mapping
 from orchestration.lib.readers import FileRejected, read_sheets
 
-#: a run of digits (and X) with single spaces or hyphens between them
+#: a run of digits (and X) with spaces or hyphens between them
 TOKEN = r"[0-9][0-9Xx \-]{9,}[0-9Xx]"
-_TOKEN_BYTES = re.compile(rb"[0-9][0-9Xx \-]{9,}[0-9Xx]")
+#: ... standing alone: not inside a word or a hex digest (a keyed hash's 64 hex characters hold
+#: 11-digit runs, and among millions of them some equal a landing phone number by chance)
+_ALONE = r"(?<![0-9A-Za-z])" + TOKEN + r"(?![0-9A-Za-z])"
+_TOKEN_ALONE = re.compile(_ALONE)
+_TOKEN_BYTES = re.compile(_ALONE.encode())
+#: the same test in DuckDB's regex dialect (no look-around), to select the values to tokenise
+_SQL_ALONE = r"(^|[^0-9A-Za-z])" + TOKEN + r"([^0-9A-Za-z]|$)"
 _PHONE = re.compile(r"^(?:\+?86|0086)?(1[3-9][0-9]{9})$")
 
 
@@ -94,13 +102,12 @@ def _windows_hit(token: str, secrets: set[str]) -> str | None:
     return None
 
 
-def _sql_tokens(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> list[str]:
+def _sql_tokens(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> set[str]:
     rows = con.execute(
-        f'select distinct t from (select unnest(regexp_extract_all("{column}", ?)) as t '
-        f"from {relation}) where t is not null",
-        [TOKEN],
+        f'select distinct "{column}" from {relation} where regexp_matches("{column}", ?)',
+        [_SQL_ALONE],
     ).fetchall()
-    return [r[0] for r in rows]
+    return {t for (value,) in rows for t in _TOKEN_ALONE.findall(value)}
 
 
 def _scan_duckdb(path: Path, secrets: set[str]) -> list[str]:
