@@ -67,6 +67,14 @@ def _up_to_date_message(manifest: dict, settings: Settings, started: float) -> s
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """One writer: the run holds the warehouse's writer lock, or is refused / waits
+    (``--wait``); a damaged working database is moved aside first (lib/writer.py)."""
+    from orchestration.lib.writer import run_as_writer
+
+    return run_as_writer(Settings.from_env(), args, _run_locked)
+
+
+def _run_locked(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not _has_files(settings.raw_dir):
         print(
@@ -131,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-read every street and rebuild every model (default: only streets whose files "
         "changed by content hash; nothing downstream when nothing changed since the last "
         "publication)",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is writing the warehouse, wait for it to end (default: refuse "
+        "at once, exit code 75)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -51,6 +51,15 @@ def _description(table: str) -> str:
     }[table]
 
 
+def _has_ingested(con) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() "
+            "where schema_name = 'raw' and table_name = 'source_files'"
+        ).fetchone()[0]
+    )
+
+
 class IngestConfig(dg.Config):
     """``full_refresh``: re-read every street of the run, changed or not, and rebuild
     downstream even when nothing changed."""
@@ -84,7 +93,9 @@ def landing_tables(
         raise dg.Failure(f"landing root {settings.raw_dir} does not exist (GONGHUI_RAW_DIR)")
     mapping = load_mapping(settings.mapping_path)
     with warehouse.connect() as con:
-        streets = list(context.partition_keys)
+        streets: list[str] | None = list(context.partition_keys)
+        if not _has_ingested(con):  # a new or rebuilt database: every street, whatever the run
+            streets = None
         report = ingest(
             settings.raw_dir,
             con,
