@@ -65,7 +65,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """In a run: take the writer lock (or fail fast), then recover a damaged database."""
-        run = context.dagster_run
+        run = context.run
         if run is None:  # a sensor or schedule evaluation reads, it does not write
             return
         settings = self.settings()
@@ -86,7 +86,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 context.instance.add_run_tags(run.run_id, {RECOVERED_TAG: str(recovery.moved_to)})
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if context.dagster_run is None or self._not_the_writer:
+        if context.run is None or self._not_the_writer:
             return
         warehouse_dir = self.settings().warehouse_dir
         if held_here(warehouse_dir):
