@@ -45,10 +45,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def _prepare_dagster_home(settings: Settings) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    from orchestration.lib.instance_config import ensure_instance_config
+
+    ensure_instance_config(home)  # run monitoring and a run queue of one (upgrades old files)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

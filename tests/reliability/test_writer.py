@@ -375,3 +375,46 @@ def test_the_job_ingests_every_street_into_a_new_database(tmp_path, monkeypatch)
             r[0] for r in con.execute("select street_code from raw.dispute_cases").fetchall()
         }
     assert streets == {"buji", "pinghu"}
+
+
+# ---------------------------------------------------------------------------------- instance
+
+
+def test_the_instance_config_turns_on_run_monitoring_and_a_run_queue_of_one(tmp_path):
+    from orchestration.lib.instance_config import WRITER_TAG, ensure_instance_config
+
+    fresh = tmp_path / "fresh"
+    assert ensure_instance_config(fresh) == [
+        "telemetry",
+        "run_monitoring",
+        "run_coordinator",
+        "concurrency",
+    ]
+    assert ensure_instance_config(fresh) == []  # idempotent
+    instance = dg.DagsterInstance.from_config(str(fresh))
+    assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    queue = instance.get_concurrency_config().run_queue_config
+    assert queue.max_concurrent_runs == 1
+    assert queue.tag_concurrency_limits == [{"key": WRITER_TAG, "limit": 1}]
+    from orchestration.defs.jobs import gonghui_job
+
+    assert gonghui_job.tags[WRITER_TAG] == "warehouse"
+
+    # an instance written by an older gonghui (telemetry only) is upgraded, keeping its text
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "dagster.yaml").write_text("# operator's note\ntelemetry:\n  enabled: false\n")
+    assert ensure_instance_config(old) == ["run_monitoring", "run_coordinator", "concurrency"]
+    text = (old / "dagster.yaml").read_text()
+    assert text.startswith("# operator's note\ntelemetry:\n  enabled: false\n")
+    assert list(old.glob("dagster.yaml.bak-*"))
+    assert dg.DagsterInstance.from_config(str(old)).run_monitoring_enabled
+
+    # an operator's own run queue is left alone (Dagster refuses limits set in two places)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("run_queue:\n  max_concurrent_runs: 3\n")
+    assert ensure_instance_config(own) == ["telemetry", "run_monitoring"]
+    instance = dg.DagsterInstance.from_config(str(own))
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 3
