@@ -349,8 +349,11 @@ def test_a_database_locked_by_another_process_is_not_damage(tmp_path):
         proc.stdout.close()
 
 
-def test_the_job_ingests_every_street_into_a_new_database(tmp_path, monkeypatch):
-    """A rebuilt (or first) database gets every street, even from a one-street run."""
+def test_a_dagster_run_moves_a_damaged_database_aside_and_ingests_every_street(
+    tmp_path, monkeypatch
+):
+    """A run launched by the daemon (here: one street's partition) finds the working database
+    damaged: it is moved aside, and the new database gets every street."""
     from orchestration.defs.ingest.assets import landing_tables
     from orchestration.defs.ingest.partitions import partition_range_tags
 
@@ -361,6 +364,9 @@ def test_the_job_ingests_every_street_into_a_new_database(tmp_path, monkeypatch)
             ",".join(HEADER) + f"\n{street}1,2021-03-05,甲公司,{CC},3,100\n", encoding="utf-8"
         )
     monkeypatch.setenv("GONGHUI_PII_KEY", PII_KEY.decode())
+    db = tmp_path / "warehouse" / "gonghui.duckdb"
+    _database(db, rows=500_000)
+    os.truncate(db, db.stat().st_size // 3)
     warehouse = _warehouse(tmp_path)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
@@ -369,7 +375,11 @@ def test_the_job_ingests_every_street_into_a_new_database(tmp_path, monkeypatch)
             resources={"warehouse": warehouse},
             tags=partition_range_tags(["buji"]),
         )
-    assert result.success
+        assert result.success
+        moved = instance.get_run_by_id(result.run_id).tags[writer.RECOVERED_TAG]
+    [damaged] = (tmp_path / "warehouse" / "damaged").iterdir()
+    assert str(damaged) == moved
+    assert current_holder(tmp_path / "warehouse") is None  # released at the end of the run
     with duckdb.connect(str(tmp_path / "warehouse" / "gonghui.duckdb"), read_only=True) as con:
         streets = {
             r[0] for r in con.execute("select street_code from raw.dispute_cases").fetchall()
@@ -418,3 +428,38 @@ def test_the_instance_config_turns_on_run_monitoring_and_a_run_queue_of_one(tmp_
     assert ensure_instance_config(own) == ["telemetry", "run_monitoring"]
     instance = dg.DagsterInstance.from_config(str(own))
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 3
+
+
+# ---------------------------------------------------------------------------------- e2e
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("e2e")
+def test_gonghui_run_recovers_a_truncated_working_database(tmp_path):
+    """``truncate`` the working database: the next ``gonghui run`` moves it aside, re-reads
+    every landing file, rebuilds every model and publishes, with a warning in its summary."""
+    env = _env(tmp_path)
+    (tmp_path / "raw" / "2021" / "buji" / "纠纷.csv").unlink()
+    subprocess.run(
+        [GONGHUI, "demo-data", "--scale", "0.1"], env=env, check=True, capture_output=True
+    )
+    warehouse = tmp_path / "warehouse"
+    db = warehouse / "gonghui.duckdb"
+    _database(db)  # stands in for the last run's database (a real run takes as long again)
+    os.truncate(db, 20_000_000 // 2)
+    proc = subprocess.run([GONGHUI, "run"], env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert "Traceback" not in out
+    [damaged] = (warehouse / "damaged").glob("gonghui-*.duckdb")
+    assert f"WARNING: the working database was damaged and moved to {damaged}" in proc.stdout
+    assert "dbt build --full-refresh" in out
+    assert "PUBLISHED" in proc.stdout
+    decisions = list((warehouse / "published" / "decisions").glob("*.json"))
+    assert len(decisions) == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        files = con.execute("select count(*) from raw.source_files").fetchone()[0]
+        streets = con.execute(
+            "select count(distinct street_code) from raw.member_roster"
+        ).fetchone()[0]
+    assert files == 374 and streets == 11

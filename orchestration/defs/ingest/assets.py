@@ -21,7 +21,7 @@ run id. (``gonghui run`` and the nightly schedule check this before starting a r
 
 import dagster as dg
 
-from orchestration.defs.ingest.partitions import street_partitions
+from orchestration.defs.ingest.partitions import STREET_CODES, street_partitions
 from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.lib.fingerprint import UP_TO_DATE_TAG, up_to_date_publication
 from orchestration.lib.ingest import AUDIT_TABLES, ingest
@@ -114,7 +114,8 @@ def landing_tables(
     for problem in report.problems():
         context.log.warning(problem)
     statuses = report.count_by_status()
-    ingested = report.streets_ingested or []
+    # None: every street was re-read (a full refresh of a new or rebuilt database)
+    ingested = list(STREET_CODES) if report.streets_ingested is None else report.streets_ingested
     context.log.info(
         f"streets re-ingested: {', '.join(ingested) or 'none'}; unchanged (kept): "
         f"{', '.join(report.streets_unchanged) or 'none'}"
