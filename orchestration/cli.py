@@ -1,7 +1,7 @@
 """``gonghui`` — the command line of the federation's data pipeline.
 
     gonghui demo-data [--scale S] [--if-missing]   write the demo landing files under raw/
-    gonghui run [--full-refresh]                    ingest, build, check and publish (Dagster)
+    gonghui run [--full-refresh] [--wait]           ingest, build, check and publish (Dagster)
     gonghui check-mapping FILE                      how one file would be read (cli_ops.py)
     gonghui sql / trace / report / docs             analysts and auditors (cli_analysts.py)
 
