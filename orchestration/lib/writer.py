@@ -84,6 +84,18 @@ class WriterBusy(RuntimeError):
         )
 
 
+class DatabaseInUse(RuntimeError):
+    """The working database is open in another process (DuckDB's own file lock): not damage."""
+
+    def __init__(self, duckdb_path: Path, error: Exception):
+        first = str(error).strip().splitlines()[0]
+        super().__init__(
+            f"the working database {duckdb_path} is open in another process ({first}); "
+            "close it (a `duckdb` shell or a notebook on gonghui.duckdb?) and run again — "
+            "analysts query published/mart.duckdb"
+        )
+
+
 @dataclass
 class _Held:
     fd: int
@@ -268,7 +280,8 @@ def _is_lock_conflict(exc: Exception) -> bool:
 def database_damage(duckdb_path: Path) -> str | None:
     """Why the DuckDB file at ``duckdb_path`` is unusable, or ``None`` (fine, or absent).
 
-    Opens it read-only and reads its catalog; a lock conflict raises (it is not damage).
+    Opens it read-only and reads its catalog; a lock conflict raises :class:`DatabaseInUse`
+    (it is not damage).
     """
     import duckdb
 
@@ -278,7 +291,7 @@ def database_damage(duckdb_path: Path) -> str | None:
         con = duckdb.connect(str(duckdb_path), read_only=True)
     except duckdb.Error as exc:
         if _is_lock_conflict(exc):
-            raise
+            raise DatabaseInUse(duckdb_path, exc) from None
         return str(exc).strip().splitlines()[0]
     try:
         con.execute("select count(*) from duckdb_tables()").fetchone()
@@ -345,6 +358,6 @@ def run_as_writer(settings, args, body: Callable[[object], int]) -> int:
                 args.full_refresh = True
                 args.recovered_from = str(recovery.moved_to)
             return body(args)
-    except WriterBusy as exc:
+    except (WriterBusy, DatabaseInUse) as exc:
         print(f"gonghui run: {exc}", file=sys.stderr)
         return EXIT_BUSY

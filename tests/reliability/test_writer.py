@@ -340,8 +340,14 @@ def test_a_database_locked_by_another_process_is_not_damage(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "open"
-        with pytest.raises(duckdb.IOException, match="lock"):
+        with pytest.raises(writer.DatabaseInUse, match="open in another process"):
             recover_damaged_database(tmp_path / "warehouse", db)
+        assert db.exists() and not (tmp_path / "warehouse" / "damaged").exists()
+        # and `gonghui run` says so, without a traceback
+        env = {**_env(tmp_path), "GONGHUI_WAREHOUSE_DIR": str(tmp_path / "warehouse")}
+        run = subprocess.run([GONGHUI, "run"], env=env, capture_output=True, text=True)
+        assert run.returncode == EXIT_BUSY, run.stdout + run.stderr
+        assert "open in another process" in run.stderr and "Traceback" not in run.stderr
         assert db.exists() and not (tmp_path / "warehouse" / "damaged").exists()
     finally:
         proc.kill()

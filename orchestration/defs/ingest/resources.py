@@ -19,6 +19,7 @@ from pydantic import PrivateAttr
 from orchestration.lib.settings import Settings
 from orchestration.lib.writer import (
     RECOVERED_TAG,
+    DatabaseInUse,
     WriterBusy,
     acquire,
     held_here,
@@ -79,7 +80,13 @@ class WarehouseResource(dg.ConfigurableResource):
             context.log.error(str(exc))
             self._not_the_writer = str(exc)  # the first step's settings() fails the run
             return
-        recovery = recover_damaged_database(settings.warehouse_dir, settings.duckdb_path)
+        try:
+            recovery = recover_damaged_database(settings.warehouse_dir, settings.duckdb_path)
+        except DatabaseInUse as exc:
+            context.log.error(str(exc))
+            release(settings.warehouse_dir)
+            self._not_the_writer = str(exc)
+            return
         if recovery is not None:
             context.log.warning(recovery.warning())
             if context.instance is not None:
