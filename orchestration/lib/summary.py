@@ -99,6 +99,8 @@ class RunSummary:
     up_to_date_with: str | None = None
     #: why the mart this run replaced did not match its manifest (then it was republished)
     republished_because: str | None = None
+    #: where a damaged working database found by this run was moved (it was rebuilt)
+    recovered_from: str | None = None
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
@@ -119,6 +121,9 @@ class RunSummary:
         run = instance.get_run_by_id(result.run_id) if instance is not None else None
         tags = (run or result.dagster_run).tags
         summary.up_to_date_with = tags.get(UP_TO_DATE_TAG) if result.success else None
+        from orchestration.lib.writer import RECOVERED_TAG
+
+        summary.recovered_from = tags.get(RECOVERED_TAG)
         summary.checks = check_outcomes(result.get_asset_check_evaluations())
         from orchestration.lib.gate import data_docs_index
 
@@ -128,7 +133,10 @@ class RunSummary:
         for event in result.get_step_failure_events():
             summary.failures.append(f"{event.step_key}: {failure_message(event)}")
         if settings.duckdb_path.exists():
-            summary._read_warehouse(settings.duckdb_path)
+            try:
+                summary._read_warehouse(settings.duckdb_path)
+            except duckdb.Error as exc:  # never a traceback instead of the summary
+                summary.problems.append(f"working database unreadable: {exc}")
         return summary
 
     def _read_warehouse(self, path: Path) -> None:
@@ -185,6 +193,14 @@ class RunSummary:
         files = sum(self.files_by_status.values())
         lines = [
             f"gonghui run {self.run_id} — {self.elapsed:.1f} s",
+            *(
+                [
+                    f"  WARNING: the working database was damaged and moved to "
+                    f"{self.recovered_from}; rebuilt from the landing zone (every file and model)"
+                ]
+                if self.recovered_from
+                else []
+            ),
             f"  files read: {files} ("
             + ", ".join(f"{n} {s}" for s, n in self.files_by_status.items())
             + ")",
