@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+DEV_PORT ?= 3000
 
 export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
@@ -44,8 +45,12 @@ unit: install
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 ## make dev — Dagster UI on http://localhost:3000 with the same instance `gonghui run` records in
+# (exec: dagster dev replaces the shell, so make's SIGTERM and Ctrl-C reach it and it stops
+# its webserver, daemon and code servers)
 dev: install
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/warehouse/dagster} $(BIN)/dagster dev -m orchestration.definitions
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$$($(BIN)/python -c 'from orchestration.lib.settings import Settings; print(Settings.from_env().dagster_home)')}; \
+	$(BIN)/python -m orchestration.lib.instance_config "$$DAGSTER_HOME" && \
+	exec $(BIN)/dagster dev -m orchestration.definitions -p $(DEV_PORT)
 
 ## make docs — dbt docs (models, columns, lineage) into warehouse/dbt-docs/static_index.html
 docs: install

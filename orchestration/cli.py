@@ -1,7 +1,7 @@
 """``gonghui`` — the command line of the federation's data pipeline.
 
     gonghui demo-data [--scale S] [--if-missing]   write the demo landing files under raw/
-    gonghui run [--full-refresh] [--verbose]        ingest, build, check and publish (Dagster)
+    gonghui run [--full-refresh] [--wait] [--verbose]  ingest, build, check and publish (Dagster)
     gonghui check-mapping FILE                      how one file would be read (cli_ops.py)
     gonghui sql / trace / report / docs             analysts and auditors (cli_analysts.py)
 
@@ -46,10 +46,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def _prepare_dagster_home(settings: Settings) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    from orchestration.lib.instance_config import ensure_instance_config
+
+    ensure_instance_config(home)  # run monitoring and a run queue of one (upgrades old files)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -68,6 +67,14 @@ def _up_to_date_message(manifest: dict, settings: Settings, started: float) -> s
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """One writer: the run holds the warehouse's writer lock, or is refused / waits
+    (``--wait``); a damaged working database is moved aside first (lib/writer.py)."""
+    from orchestration.lib.writer import run_as_writer
+
+    return run_as_writer(Settings.from_env(), args, _run_locked)
+
+
+def _run_locked(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not _has_files(settings.raw_dir):
         print(
@@ -145,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream Dagster's and dbt's log lines to the terminal (default: one line per "
         "stage; the detail goes to <warehouse>/logs/<run id>.log)",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is writing the warehouse, wait for it to end (default: refuse "
+        "at once, exit code 75)",
     )
     run.set_defaults(func=cmd_run)
 

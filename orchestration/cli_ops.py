@@ -22,10 +22,16 @@ def run_options(args: argparse.Namespace, streets: list[str] | None = None) -> d
     """``execute_in_process`` options of a ``gonghui run``: one run over the range of street
     partitions covering ``streets`` (default: every street)."""
     from orchestration.defs.ingest.partitions import partition_range_tags
+    from orchestration.lib.writer import RECOVERED_TAG
 
     full_refresh = bool(getattr(args, "full_refresh", False))
+    recovered = getattr(args, "recovered_from", None)  # a damaged database moved aside
     return {
-        "tags": {**partition_range_tags(streets), "gonghui/trigger": "cli"},
+        "tags": {
+            **partition_range_tags(streets),
+            "gonghui/trigger": "cli",
+            **({RECOVERED_TAG: recovered} if recovered else {}),
+        },
         "run_config": {
             "ops": {
                 op: {"config": {"full_refresh": full_refresh}}

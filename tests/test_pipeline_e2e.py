@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pii_scan import find_leaks, landing_secrets
 
 from orchestration.lib.identifiers import is_valid_credit_code, is_valid_id_number
 
@@ -148,3 +149,15 @@ def test_no_identity_or_phone_number_in_any_table(demo_run, database):
                 if confirmed:
                     findings.append(f"{schema}.{table}.{column}: {label} like {confirmed[0]!r}")
     assert not findings, "\n".join(findings)
+
+
+def test_no_landing_identity_or_phone_number_in_any_warehouse_file(demo_run):
+    """The identity and phone numbers actually written in the demo landing files appear in no
+    file under the warehouse folder: databases (every VARCHAR column), Parquet exports,
+    Dagster's storage, dbt's target and logs, Data Docs, manifests and decision records."""
+    base, _ = demo_run
+    secrets = landing_secrets(base / "raw")
+    assert len(secrets) > 10_000, "the scan must see the members' identity and phone numbers"
+    leaks, scanned = find_leaks(base / "warehouse", secrets)
+    assert leaks == [], "\n".join(leaks[:20])
+    assert scanned["duckdb"] >= 3 and scanned["parquet"] >= 10 and scanned["bytes"] >= 10

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
+from orchestration.lib import pii
 from orchestration.lib import values as V
 from orchestration.lib.console import report_progress
 from orchestration.lib.mapping import (
@@ -419,9 +420,14 @@ def _parse(
     return V.parse_text(col, prepared=True)
 
 
+#: words that make any header a personal-data column (紧急联系人身份证, 家属电话, 负责人姓名 …)
+_PII_HEADER_WORDS = ("身份证", "证件号", "手机", "电话", "姓名")
+
+
 def _pii_columns(headers: dict[str, str], mapping: Mapping, tpl: Template | None) -> set[str]:
     """Columns whose header names a personal-data field of any kind: also a second phone column
-    or a name column that the sheet's kind does not map, so quarantine never shows them."""
+    or a name column that the sheet's kind does not map, or a header holding one of those
+    spellings or :data:`_PII_HEADER_WORDS` (紧急联系人身份证), so quarantine never shows them."""
     pii_fields = {f.name for k in mapping.kinds.values() for f in k.fields.values() if f.pii}
     spellings = {
         cand
@@ -433,10 +439,12 @@ def _pii_columns(headers: dict[str, str], mapping: Mapping, tpl: Template | None
     }
     if tpl:
         spellings |= {h for h, fname in tpl.columns.items() if fname in pii_fields}
+    words = {normalize_text(w) for w in _PII_HEADER_WORDS} | spellings
     return {
         col
         for col, text in headers.items()
         if spellings.intersection(split_header(text, mapping.units)[0])
+        or any(w in normalize_text(text) for w in words)
     }
 
 
@@ -544,6 +552,8 @@ def process_sheet(
             .with_columns(V.prepare(spec.type, pl.col(col)).alias("_text"))
             .select(col, parsed.value.alias(vname), parsed.error.alias(ename))
         )
+        if spec.type == "text" and spec.stored:  # free text: no identity or mobile number
+            lookup = lookup.with_columns(pii.scrub(lookup[vname]))
         frame = frame.join(lookup, on=col, how="left", nulls_equal=True, maintain_order="left")
         err = pl.col(ename)
         window = _window_error(spec, pl.col(vname), year) if spec.type == "date" else None
@@ -582,7 +592,9 @@ def process_sheet(
                     "_source_file": result.source_file,
                     "_source_sheet": sheet.name,
                     "_source_row": row,
-                    "label": next((v for v in total.values() if isinstance(v, str)), None),
+                    "label": pii.scrub_text(
+                        next((v for v in total.values() if isinstance(v, str)), None)
+                    ),
                     "field": spec.name,
                     "stated_value": float(stated),
                     "computed_value": float(covered[f"_v_{spec.name}"].fill_null(0).sum()),
@@ -599,12 +611,25 @@ def process_sheet(
     reason_text = pl.Series(list(V.REASONS)), pl.Series(list(V.REASONS.values()))
     messages = []
     for spec, header, _err in errors:
-        shown = pl.lit("***") if spec.pii else V.nfkc(pl.col(raw_value[spec.name])).fill_null("")
+        # the value as the user typed it (an Excel date serial with the date it stands for)
+        typed = pl.col(raw_value[spec.name])
+        if spec.type == "date":
+            typed = (
+                pl.when(
+                    typed.str.contains(r"^\s*\d{5}(\.0+)?\s*$")
+                    & pl.col(f"_v_{spec.name}").is_not_null()
+                )
+                .then(
+                    pl.format("{} (={})", typed, pl.col(f"_v_{spec.name}").dt.to_string("%Y-%m-%d"))
+                )
+                .otherwise(typed)
+            )
+        shown = pl.lit("***") if spec.pii else typed.fill_null("")
         messages.append(
             pl.when(pl.col(f"_e_{spec.name}").is_not_null()).then(
                 pl.format(
                     "{} ({}): {} '{}'",
-                    pl.lit(header.replace("\n", " ")),
+                    pl.lit(" ".join(header.split())),
                     pl.lit(spec.name),
                     pl.col(f"_e_{spec.name}").replace_strict(
                         reason_text[0], reason_text[1], default=pl.col(f"_e_{spec.name}")
@@ -636,18 +661,35 @@ def process_sheet(
 
     bad = data.filter(pl.col("_reason_code").is_not_null())
     if bad.height:
+        # The record shows the mapped columns (personal-data fields masked) and the unmapped
+        # ones the mapping lists as safe; every value and the reason are scrubbed of identity
+        # and mobile numbers, so a quarantined row can be shown to the street as it is.
         pii_cols = {col for f, (col, *_r) in match.fields.items() if kind.fields[f].pii}
         pii_cols |= _pii_columns(match.headers, mapping, tpl)
+        shown_cols = [
+            col
+            for col, header in match.headers.items()
+            if col in mapped_cols or mapping.keeps_in_quarantine(header, tpl)
+        ]
         names: dict[str, str] = {}
-        for col, header in match.headers.items():
-            label = header.replace("\n", " ")
+        for col in shown_cols:
+            label = " ".join(match.headers[col].split())
             names[col] = label if label not in names.values() else f"{label} ({col})"
-        record = pl.struct(
-            [
-                (pl.lit("***") if col in pii_cols else pl.col(col)).alias(names[col])
-                for col in match.headers
-            ]
-        ).struct.json_encode()
+        values = pii.scrub_frame(
+            bad.select(
+                [
+                    (pl.repeat("***", pl.len()) if col in pii_cols else pl.col(col)).alias(
+                        names[col]
+                    )
+                    for col in shown_cols
+                ]
+            )
+        )
+        bad = bad.with_columns(
+            pii.scrub(bad["_reason"]),
+            values.select(pl.struct(pl.all()).struct.json_encode().alias("_record")).to_series(),
+        )
+        record = pl.col("_record")
         result.quarantined.append(
             bad.select(
                 pl.lit(result.year, dtype=pl.Int32).alias("year"),

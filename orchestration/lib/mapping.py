@@ -152,6 +152,8 @@ class Template:
     units: dict[str, str] = field(default_factory=dict)  # field → unit
     booleans: dict[bool, tuple[str, ...]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field → {spelling: code}
+    #: normalised headers of unmapped columns shown in quarantine records (None: the default)
+    quarantine_keep_columns: tuple[str, ...] | None = None
 
     def matches(self, street_code: str, file_name: str) -> bool:
         if self.streets and street_code not in self.streets:
@@ -176,10 +178,21 @@ class Mapping:
     templates: tuple[Template, ...]
     #: SHA-256 of the mapping file: ingestion re-reads a street's unchanged files when it changes
     sha256: str = ""
+    #: normalised headers of unmapped columns that quarantine records keep (``defaults``)
+    quarantine_keep_columns: tuple[str, ...] = ()
 
     def template_for(self, street_code: str, file_name: str) -> Template | None:
         """The first template whose street and glob match the file, if any."""
         return next((t for t in self.templates if t.matches(street_code, file_name)), None)
+
+    def keeps_in_quarantine(self, header: str, template: Template | None) -> bool:
+        """Whether a column that maps to no field stays in quarantined rows' ``record_json``:
+        only when its header is listed under ``quarantine_keep_columns`` (the template's
+        list when it has one, else the default); any other unmapped column is dropped."""
+        keep = self.quarantine_keep_columns
+        if template is not None and template.quarantine_keep_columns is not None:
+            keep = template.quarantine_keep_columns
+        return bool(set(keep).intersection(split_header(header, self.units)[0]))
 
     def is_non_data_sheet(self, sheet_name: str) -> bool:
         name = normalize_text(sheet_name)
@@ -227,6 +240,18 @@ def _parse_booleans(raw: dict | None) -> dict[bool, tuple[str, ...]]:
         flag = str(key).lower() in ("true", "yes", "1")
         out[flag] = tuple(normalize_text(str(s)) for s in spellings or [])
     return out
+
+
+def _parse_keep_columns(raw, where: str) -> tuple[str, ...] | None:
+    """``quarantine_keep_columns``: a list of header spellings (normalised like headers)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(h, str | int) for h in raw):
+        raise MappingError(f"{where}: quarantine_keep_columns must be a list of header texts")
+    headers = tuple(normalize_text(str(h)) for h in raw)
+    if not all(headers):
+        raise MappingError(f"{where}: quarantine_keep_columns holds an empty header")
+    return headers
 
 
 def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: int) -> Template:
@@ -289,6 +314,7 @@ def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: i
         units=tunits,
         booleans=_parse_booleans(raw.get("booleans")),
         values=values,
+        quarantine_keep_columns=_parse_keep_columns(raw.get("quarantine_keep_columns"), where),
     )
 
 
@@ -348,4 +374,8 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         kinds=kinds,
         templates=templates,
         sha256=hashlib.sha256(data).hexdigest(),
+        quarantine_keep_columns=_parse_keep_columns(
+            defaults.get("quarantine_keep_columns"), f"{path.name}: defaults"
+        )
+        or (),
     )

@@ -49,6 +49,10 @@ class Defaults(_Entry):
     )
     booleans: dict[Literal["true", "false"], list[Spelling]] = Field(default_factory=dict)
     csv_encodings: list[str] = Field(default_factory=list, description="tried in order")
+    quarantine_keep_columns: list[Spelling] = Field(
+        default_factory=list,
+        description="headers of unmapped columns a quarantined row's record may keep",
+    )
 
 
 class FieldEntry(_Entry):
@@ -89,6 +93,9 @@ class TemplateEntry(_Entry):
     booleans: dict[Literal["true", "false"], list[Spelling]] = Field(default_factory=dict)
     values: dict[Name, dict[Spelling, Spelling]] = Field(
         default_factory=dict, description="field → {spelling in the file: code}"
+    )
+    quarantine_keep_columns: list[Spelling] | None = Field(
+        None, description="replaces defaults.quarantine_keep_columns for this template's files"
     )
 
 

@@ -147,6 +147,8 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     #: the run's log file (Dagster and dbt output), when the run was quiet
     log_path: Path | None = None
+    #: where a damaged working database found by this run was moved (it was rebuilt)
+    recovered_from: str | None = None
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
@@ -167,6 +169,9 @@ class RunSummary:
         run = instance.get_run_by_id(result.run_id) if instance is not None else None
         tags = (run or result.dagster_run).tags
         summary.up_to_date_with = tags.get(UP_TO_DATE_TAG) if result.success else None
+        from orchestration.lib.writer import RECOVERED_TAG
+
+        summary.recovered_from = tags.get(RECOVERED_TAG)
         summary.checks = check_outcomes(result.get_asset_check_evaluations())
         from orchestration.lib.gate import data_docs_index
 
@@ -176,7 +181,10 @@ class RunSummary:
         for event in result.get_step_failure_events():
             summary.failures.append(f"{event.step_key}: {failure_message(event)}")
         if settings.duckdb_path.exists():
-            summary._read_warehouse(settings.duckdb_path)
+            try:
+                summary._read_warehouse(settings.duckdb_path)
+            except duckdb.Error as exc:  # never a traceback instead of the summary
+                summary.problems.append(f"working database unreadable: {exc}")
         return summary
 
     def _read_warehouse(self, path: Path) -> None:
@@ -237,6 +245,11 @@ class RunSummary:
         decision record)."""
         files = sum(self.files_by_status.values())
         lines = [f"gonghui run {self.run_id} — {self.elapsed:.1f} s"]
+        if self.recovered_from:
+            lines.append(
+                f"  WARNING: the working database was damaged and moved to "
+                f"{self.recovered_from}; rebuilt from the landing zone (every file and model)"
+            )
         lines += [f"  warning: {w}" for w in dict.fromkeys(self.warnings)]
         lines += [
             f"  files read: {files} ("

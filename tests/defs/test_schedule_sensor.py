@@ -68,10 +68,11 @@ def ingest_once(setup) -> None:
 
 
 def tick(instance, warehouse, cursor=None) -> dg.SensorResult | dg.SkipReason:
-    context = dg.build_sensor_context(
+    # (a context manager: the warehouse resource has a run lifecycle, the writer lock)
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"warehouse": warehouse}
-    )
-    return landing_sensor(context)
+    ) as context:
+        return landing_sensor(context)
 
 
 def requested(result) -> list[dict[str, str]]:
@@ -89,10 +90,10 @@ def add_run(instance, status: dg.DagsterRunStatus) -> str:
 
 def schedule_tick(instance, warehouse, when=None):
     when = when or dt.datetime(2022, 1, 7, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=when, resources={"warehouse": warehouse}
-    )
-    return nightly_schedule(context)
+    ) as context:
+        return nightly_schedule(context)
 
 
 def test_the_nightly_schedule_runs_every_street_at_two_in_shanghai(instance, setup):

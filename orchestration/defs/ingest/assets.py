@@ -21,7 +21,7 @@ run id. (``gonghui run`` and the nightly schedule check this before starting a r
 
 import dagster as dg
 
-from orchestration.defs.ingest.partitions import street_partitions
+from orchestration.defs.ingest.partitions import STREET_CODES, street_partitions
 from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.lib.fingerprint import UP_TO_DATE_TAG, up_to_date_publication
 from orchestration.lib.ingest import AUDIT_TABLES, ingest
@@ -49,6 +49,15 @@ def _description(table: str) -> str:
         "source_files": "Every landing file: kind, period, version, status, row counts, reason.",
         "control_totals": "合计/小计 rows of the sources with the sum of the rows they cover.",
     }[table]
+
+
+def _has_ingested(con) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() "
+            "where schema_name = 'raw' and table_name = 'source_files'"
+        ).fetchone()[0]
+    )
 
 
 class IngestConfig(dg.Config):
@@ -84,7 +93,9 @@ def landing_tables(
         raise dg.Failure(f"landing root {settings.raw_dir} does not exist (GONGHUI_RAW_DIR)")
     mapping = load_mapping(settings.mapping_path)
     with warehouse.connect() as con:
-        streets = list(context.partition_keys)
+        streets: list[str] | None = list(context.partition_keys)
+        if not _has_ingested(con):  # a new or rebuilt database: every street, whatever the run
+            streets = None
         report = ingest(
             settings.raw_dir,
             con,
@@ -103,7 +114,8 @@ def landing_tables(
     for problem in report.problems():
         context.log.warning(problem)
     statuses = report.count_by_status()
-    ingested = report.streets_ingested or []
+    # None: every street was re-read (a full refresh of a new or rebuilt database)
+    ingested = list(STREET_CODES) if report.streets_ingested is None else report.streets_ingested
     context.log.info(
         f"streets re-ingested: {', '.join(ingested) or 'none'}; unchanged (kept): "
         f"{', '.join(report.streets_unchanged) or 'none'}"

@@ -29,7 +29,7 @@ NIGHTLY_SCHEDULE_NAME = "nightly_gonghui"
     "publish if green (every street partition in one run).",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
-    running = in_progress_runs(context.instance)
+    running = in_progress_runs(context.instance, warehouse.settings().warehouse_dir)
     if running:
         return dg.SkipReason(
             f"run {running[0]} of {gonghui_job.name} is still in progress; "
