@@ -219,3 +219,63 @@ def test_validate_checks_the_mapping_alone(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "templates[0] (guess).date_format: unknown key" in err
     assert main(["check-mapping"]) == 2
+
+
+# --------------------------------------------------------------------------------- --suggest
+
+
+def test_suggest_proposes_header_row_fields_and_a_draft_that_loads(landing, mapping, tmp_path):
+    from other_system_export import hris_exports
+
+    from orchestration.lib.suggest import suggest_template
+
+    cases, aid = hris_exports(landing)
+    s = suggest_template(cases, mapping=mapping)
+    assert (s.best.name, s.best.header_row, s.best.kind) == ("Disputes", 5, "dispute_cases")
+    fields = {c.header: c.field for c in s.best.columns}
+    assert fields["Employer USCC"] == "credit_code"
+    assert fields["Opened"] == "accepted_on" and fields["Closed"] == "closed_on"
+    assert fields["Recovered (10k CNY)"] == "recovered_amount"
+    shapes = {c.header: c for c in s.best.columns}
+    assert shapes["Opened"].date_formats == ("%d/%m/%Y",)
+    assert shapes["Recovered (10k CNY)"].unit == "万元"
+    assert shapes["Category"].distinct == ["INJ", "OT", "PAY"]
+    text = s.render()
+    for expected in (
+        "most likely header row: 5; best matching kind: dispute_cases",
+        "5  Ref | Opened | Employer",
+        'date_formats: ["%d/%m/%Y"]',
+        'null_markers: ["-"]',
+        "units: {recovered_amount: 万元}",
+        "skip_rows_below: 1",
+        '#   dispute_type: {"INJ": ?, "OT": ?, "PAY": ?}',
+    ):
+        assert expected in text, text
+
+    other = suggest_template(aid, mapping=mapping).best
+    found = {c.header: (c.shape, c.field) for c in other.columns}
+    assert found["ID number"] == ("id_number", "person_key")
+    assert found["Paid"] == ("date", "paid_on")
+    assert found["Amount (CNY)"] == ("amount", "amount")
+    assert "%B %d, %Y" in dict((c.header, c) for c in other.columns)["Paid"].date_formats
+
+    # the round trip: the draft is valid as it stands; with the codes filled in, rows load
+    drafted = load_mapping(mapping_with_templates(tmp_path / "draft", s.draft))
+    first = check_file(cases, mapping=drafted)
+    assert first.result.status == "loaded" and not first.ok
+    assert first.top_reasons[0][0] == "unknown_category"
+    edited = s.draft + (
+        "\n    values:\n      dispute_type: {PAY: 欠薪, INJ: 工伤, OT: 加班}\n"
+        "      outcome: {SETTLED: 调解成功, ARB: 转仲裁, WD: 撤回, PENDING: 处理中}\n"
+    )
+    check = check_file(cases, mapping=load_mapping(mapping_with_templates(tmp_path / "e", edited)))
+    assert check.ok and (check.result.rows_loaded, check.result.rows_quarantined) == (4, 0)
+
+
+def test_cli_suggest(landing, capsys):
+    from other_system_export import hris_exports
+
+    cases, _aid = hris_exports(landing)
+    assert main(["check-mapping", str(cases), "--suggest"]) == 0
+    out = capsys.readouterr().out
+    assert "draft entry for the mapping's templates:" in out and "kind: dispute_cases" in out
