@@ -255,6 +255,11 @@ class MappingCheck:
                 lines.append(f"    {shown}")
         for note in r.notes:
             lines.append(f"  note: {note}")
+        if r.status == "unrecognised":
+            lines.append(
+                "  hint: `gonghui check-mapping FILE --suggest` shows its rows, the likely header "
+                "row and fields, and drafts a templates: entry"
+            )
         return "\n".join(lines)
 
 
