@@ -2,7 +2,14 @@
 
     gonghui check-mapping FILE [--street S --year Y] [--mapping M] [--rows N] [--json]
         how ingestion would read one landing file: template, kind, column mapping,
-        missing fields, row counts, first quarantined rows — without touching the warehouse
+        missing fields, row counts, first quarantined rows — without touching the warehouse;
+        exit 0 only when rows would load (1: unrecognised, rejected, or quarantined beyond
+        the gate's threshold)
+    gonghui check-mapping FILE --suggest
+        for a file no template reads: each sheet's first rows, the likely header row, each
+        column's likely field, code lists, and a draft ``templates:`` entry
+    gonghui check-mapping --validate [--mapping M]
+        the mapping alone: exit 0 when valid, 1 with every problem
 
 and the helpers ``gonghui run`` uses for partitioned runs (every street in one run; unchanged
 streets skipped by content hash unless ``--full-refresh``) and for alerts.
@@ -125,9 +132,31 @@ def cmd_check_mapping(args: argparse.Namespace) -> int:
     from orchestration.lib.mapping import MappingError, load_mapping
     from orchestration.lib.streets import UnknownStreetError, resolve_street
 
+    mapping_path = Path(args.mapping) if args.mapping else None
+    if args.validate:
+        try:
+            mapping = load_mapping(mapping_path)
+        except MappingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        templates = ", ".join(t.name for t in mapping.templates) or "none"
+        print(
+            f"{mapping.path}: valid — {len(mapping.kinds)} report kinds, "
+            f"{len(mapping.templates)} template(s): {templates}"
+        )
+        return 0
+    if not args.path:
+        print("error: a FILE to check, or --validate to check the mapping alone", file=sys.stderr)
+        return 2
     try:
         street = resolve_street(args.street, allow_district=False) if args.street else None
-        mapping = load_mapping(Path(args.mapping) if args.mapping else None)
+        mapping = load_mapping(mapping_path)
+        if args.suggest:
+            from orchestration.lib.suggest import suggest_template
+
+            suggestion = suggest_template(args.path, mapping=mapping, street=street)
+            print(suggestion.render())
+            return 0
         check = check_file(
             args.path, mapping=mapping, street=street, year=args.year, rows=args.rows
         )
@@ -149,7 +178,9 @@ def add_ops_commands(sub) -> None:
         "the kind recognised, each column's field and unit, unmapped columns, required fields "
         "missing, row counts and the first rows that would be quarantined. Writes nothing.",
     )
-    check.add_argument("path", help="the file (street/year taken from <raw>/<year>/<street>/)")
+    check.add_argument(
+        "path", nargs="?", help="the file (street/year taken from <raw>/<year>/<street>/)"
+    )
     check.add_argument(
         "--street", help="street code or name (布吉), when the file is not in a street folder"
     )
@@ -159,4 +190,15 @@ def add_ops_commands(sub) -> None:
     )
     check.add_argument("--rows", type=int, default=5, help="rows shown per preview (5)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--suggest",
+        action="store_true",
+        help="for a file no template reads: its first rows, likely header row and fields, "
+        "code lists and a draft templates: entry to paste into the mapping",
+    )
+    check.add_argument(
+        "--validate",
+        action="store_true",
+        help="check the mapping alone (no FILE): exit 0 when valid, 1 with the problems",
+    )
     check.set_defaults(func=cmd_check_mapping)

@@ -58,6 +58,35 @@ def locate_in_landing(path: Path, street_codes: list[str]) -> tuple[Path, int, s
     return None
 
 
+@dataclass(frozen=True)
+class QuarantineGate:
+    """The quarantine threshold of the quality gate (``gate_quarantine_rate`` in gate.yml)."""
+
+    max_rate_pct: float = 10.0
+    min_rows: int = 20
+    source: str = "expectations/gate.yml"
+
+
+def quarantine_gate() -> QuarantineGate:
+    """The gate's threshold, read through :func:`orchestration.lib.gate.load_gate_config`
+    (``GONGHUI_EXPECTATIONS_DIR``); the shipped defaults when gate.yml cannot be read."""
+    from orchestration.lib.gate import GateConfigError, load_gate_config
+
+    try:
+        config = load_gate_config()
+    except (GateConfigError, OSError) as exc:
+        return QuarantineGate(source=f"built-in default; the gate configuration failed: {exc}")
+    suite = config.suites.get("gate_quarantine_rate")
+    if suite is None:
+        return QuarantineGate(max_rate_pct=float("inf"), source=str(config.root / "gate.yml"))
+    params = suite.parameters
+    return QuarantineGate(
+        max_rate_pct=float(params.get("max_quarantine_rate_pct", 10.0)),
+        min_rows=int(params.get("min_rows_for_rate", 0)),
+        source=str(config.root / "gate.yml"),
+    )
+
+
 @dataclass
 class MappingCheck:
     """The dry-run reading of one file."""
@@ -71,10 +100,34 @@ class MappingCheck:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     loaded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rows_shown: int = 5
+    gate: QuarantineGate = field(default_factory=lambda: QuarantineGate())
+    #: (reason code, rows, first message) of the quarantined rows, most frequent first
+    top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.result.status == "loaded"
+        """True only when rows would load: the file is read, has data rows, and no more of
+        them would be quarantined than the gate allows (all of them never)."""
+        return self.verdict[0] == "loads"
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """``("loads" | "fails" | <file status>, why)`` — what ingestion would make of it."""
+        r = self.result
+        if r.status != "loaded":
+            return r.status, r.reason or ""
+        if r.rows_data == 0:
+            return "fails", "no data rows under the header: nothing would load"
+        if r.rows_loaded == 0:
+            return "fails", f"all {r.rows_data} data rows would be quarantined"
+        rate = 100.0 * r.rows_quarantined / r.rows_data
+        if rate > self.gate.max_rate_pct and r.rows_data >= self.gate.min_rows:
+            return "fails", (
+                f"{r.rows_quarantined} of {r.rows_data} data rows ({rate:.1f} %) would be "
+                f"quarantined; the gate blocks above {self.gate.max_rate_pct:g} % "
+                f"(gate_quarantine_rate in {self.gate.source})"
+            )
+        return "loads", f"{r.rows_loaded} of {r.rows_data} data rows would load"
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
@@ -84,8 +137,13 @@ class MappingCheck:
             "year": self.year,
             "mapping": str(self.mapping.path),
             "template": self.template.name if self.template else None,
-            "status": r.status,
-            "reason": r.reason,
+            "status": self.verdict[0],
+            "reason": self.verdict[1],
+            "file_status": r.status,
+            "top_reasons": [
+                {"reason_code": code, "rows": n, "example": example}
+                for code, n, example in self.top_reasons
+            ],
             "kind": r.kind,
             "format": r.file_format,
             "encoding": r.encoding,
@@ -150,8 +208,12 @@ class MappingCheck:
             lines.append(f"  recognised as: {titles}")
         else:
             lines.append("  recognised as: —")
-        status = r.status.upper() + (f" — {r.reason}" if r.reason else "")
-        lines.append(f"  status: {status}")
+        status, why = self.verdict
+        lines.append(f"  status: {status.upper()}" + (f" — {why}" if why else ""))
+        if status == "fails" and self.top_reasons:
+            lines.append("  top reasons:")
+            for code, n, example in self.top_reasons:
+                lines.append(f"    {n:>6} × {code}  e.g. {example}")
         for layout in r.layouts:
             where = f"sheet '{layout.sheet}'" if layout.sheet else "file"
             lines.append("")
@@ -193,7 +255,25 @@ class MappingCheck:
                 lines.append(f"    {shown}")
         for note in r.notes:
             lines.append(f"  note: {note}")
+        if r.status == "unrecognised":
+            lines.append(
+                "  hint: `gonghui check-mapping FILE --suggest` shows its rows, the likely header "
+                "row and fields, and drafts a templates: entry"
+            )
         return "\n".join(lines)
+
+
+def _top_reasons(result: FileResult, n: int = 5) -> list[tuple[str, int, str]]:
+    if not result.quarantined:
+        return []
+    frame = pl.concat(result.quarantined, how="diagonal_relaxed")
+    top = (
+        frame.group_by("reason_code")
+        .agg(pl.len().alias("rows"), pl.col("reason").first().alias("example"))
+        .sort(["rows", "reason_code"], descending=[True, False])
+        .head(n)
+    )
+    return [(r["reason_code"], r["rows"], r["example"]) for r in top.iter_rows(named=True)]
 
 
 def _previews(result: FileResult, rows: int) -> tuple[list[dict], dict[str, list[dict]]]:
@@ -287,4 +367,6 @@ def _check(
         quarantine=quarantine,
         loaded=loaded,
         rows_shown=rows,
+        gate=quarantine_gate(),
+        top_reasons=_top_reasons(result),
     )

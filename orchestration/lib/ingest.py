@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -42,6 +43,7 @@ from orchestration.lib.console import report_progress
 from orchestration.lib.mapping import (
     DUCKDB_TYPES,
     PROJECT_ROOT,
+    FieldRules,
     FieldSpec,
     KindSpec,
     Mapping,
@@ -361,7 +363,8 @@ def find_header(
         filled = frame.select(
             pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns])
         ).to_series()
-        rows = [i for i, f in enumerate(filled) if f][: mapping.header_scan_rows]
+        scan = (template.header_scan_rows if template else None) or mapping.header_scan_rows
+        rows = [i for i, f in enumerate(filled) if f][:scan]
     lookups = {kind.name: kind.header_lookup() for kind in kinds}
     best: tuple | None = None
     for i in rows:
@@ -396,19 +399,48 @@ def _marker_expr(first: pl.Expr, markers: Iterable[str]) -> pl.Expr:
 def _parse(
     spec: FieldSpec, col: pl.Expr, unit: str | None, mapping: Mapping, tpl: Template | None
 ) -> V.Parsed:
+    """Parse a field by its value rules (:meth:`Mapping.field_rules`: the field's own in the
+    template, the template's, the defaults'). A null marker (``-``, ``N/A`` …) is an empty
+    cell: no value, and ``missing_required`` when the field is required."""
+    rules = mapping.field_rules(spec.name, tpl)
+    parsed = _parse_value(spec, col, unit, mapping, tpl, rules)
+    if not rules.null_markers:
+        return parsed
+    marked = V.null_marked(col, rules.null_markers)
+    return V.Parsed(
+        pl.when(marked).then(None).otherwise(parsed.value),
+        pl.when(marked)
+        .then(pl.lit("missing_required") if spec.required else pl.lit(None, dtype=pl.String))
+        .otherwise(parsed.error),
+    )
+
+
+def _parse_value(
+    spec: FieldSpec,
+    col: pl.Expr,
+    unit: str | None,
+    mapping: Mapping,
+    tpl: Template | None,
+    rules: FieldRules,
+) -> V.Parsed:
     if spec.type in ("int", "amount"):
         base = mapping.units.get(spec.unit or "", 1.0)
         src = (tpl.units.get(spec.name) if tpl else None) or unit
         factor = mapping.units.get(src, base) / base if src else 1.0
-        return V.parse_number(col, factor, whole=spec.type == "int", prepared=True)
+        return V.parse_number(
+            col,
+            factor,
+            whole=spec.type == "int",
+            prepared=True,
+            decimal_separator=rules.decimal_separator,
+            thousands_separator=rules.thousands_separator,
+        )
     if spec.type == "date":
-        return V.parse_date(col, prepared=True)
+        return V.parse_date(
+            col, rules.date_formats, excel_serials=rules.excel_date_serials, prepared=True
+        )
     if spec.type == "bool":
-        spellings = {
-            flag: mapping.booleans.get(flag, ()) + (tpl.booleans.get(flag, ()) if tpl else ())
-            for flag in (True, False)
-        }
-        return V.parse_bool(col, spellings, prepared=True)
+        return V.parse_bool(col, rules.booleans, prepared=True)
     if spec.type == "category":
         return V.parse_category(
             col, spec.values or (), tpl.values.get(spec.name, {}) if tpl else {}, prepared=True
@@ -758,6 +790,20 @@ def unread_result(path: Path, raw_dir: Path, street_codes: Iterable[str]) -> Fil
     )
 
 
+def skip_template_rows(sheet: Sheet, tpl: Template | None) -> Sheet:
+    """``sheet`` without the rows its template ignores: the first ``skip_rows_above`` and the
+    last ``skip_rows_below`` source rows (row numbers are kept, so provenance is unchanged)."""
+    if tpl is None or not (tpl.skip_rows_above or tpl.skip_rows_below) or not sheet.row_numbers:
+        return sheet
+    last = max(sheet.row_numbers) - tpl.skip_rows_below
+    keep = [i for i, n in enumerate(sheet.row_numbers) if tpl.skip_rows_above < n <= last]
+    return dataclasses.replace(
+        sheet,
+        frame=sheet.frame[keep] if keep else sheet.frame.clear(),
+        row_numbers=[sheet.row_numbers[i] for i in keep],
+    )
+
+
 def process_file(
     path: Path,
     raw_dir: Path,
@@ -805,14 +851,10 @@ def process_file(
     incomplete: list[str] = []
     kinds: list[str] = []
     for sheet in sheets:
-        if (
-            tpl
-            and tpl.sheet
-            and sheet.name
-            and normalize_text(sheet.name) != normalize_text(tpl.sheet)
-        ):
+        if tpl and not tpl.reads_sheet(sheet.name):
             result.notes.append(f"sheet '{sheet.name}' skipped (template reads '{tpl.sheet}')")
             continue
+        sheet = skip_template_rows(sheet, tpl)
         if sheet.name and mapping.is_non_data_sheet(sheet.name):
             result.notes.append(f"sheet '{sheet.name}' skipped: instructions, no data")
             continue

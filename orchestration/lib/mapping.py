@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from orchestration.lib.mapping_schema import validate_document
+from orchestration.lib.values import CONTRACT_DATE_FORMATS, date_format_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAPPING_PATH = PROJECT_ROOT / "mapping" / "sources.yml"
@@ -139,6 +140,31 @@ class KindSpec:
 
 
 @dataclass(frozen=True)
+class ValueRules:
+    """How values are written: the defaults' (every field set), a template's or one field's
+    (``None``: not said at that level, the level above applies)."""
+
+    date_formats: tuple[str, ...] | None = None
+    decimal_separator: str | None = None
+    thousands_separator: str | None = None
+    null_markers: tuple[str, ...] = ()  # normalised (normalize_text)
+    booleans: dict[bool, tuple[str, ...]] = field(default_factory=dict)
+    excel_date_serials: bool = True
+
+
+@dataclass(frozen=True)
+class FieldRules:
+    """The value rules one field is parsed with, resolved field → template → defaults."""
+
+    date_formats: tuple[str, ...]
+    excel_date_serials: bool
+    decimal_separator: str
+    thousands_separator: str
+    null_markers: tuple[str, ...]
+    booleans: dict[bool, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Template:
     """A street's or a system's own layout, matched by street and file-name glob."""
 
@@ -154,11 +180,23 @@ class Template:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field → {spelling: code}
     #: normalised headers of unmapped columns shown in quarantine records (None: the default)
     quarantine_keep_columns: tuple[str, ...] | None = None
+    header_scan_rows: int | None = None
+    skip_rows_above: int = 0
+    skip_rows_below: int = 0
+    rules: ValueRules = field(default_factory=ValueRules)
+    field_rules: dict[str, ValueRules] = field(default_factory=dict)
 
     def matches(self, street_code: str, file_name: str) -> bool:
         if self.streets and street_code not in self.streets:
             return False
         return not self.file_glob or fnmatch.fnmatch(file_name.lower(), self.file_glob.lower())
+
+    def reads_sheet(self, sheet_name: str | None) -> bool:
+        """Whether the template reads this sheet: ``sheet`` is a name or a glob (``Cases*``),
+        compared after :func:`normalize_text`; a file without sheets (CSV, JSON) is read."""
+        if not self.sheet or not sheet_name:
+            return True
+        return fnmatch.fnmatchcase(normalize_text(sheet_name), normalize_text(self.sheet))
 
 
 @dataclass(frozen=True)
@@ -180,6 +218,40 @@ class Mapping:
     sha256: str = ""
     #: normalised headers of unmapped columns that quarantine records keep (``defaults``)
     quarantine_keep_columns: tuple[str, ...] = ()
+
+    #: the defaults' value rules (every member set): the landing contract's spellings
+    rules: ValueRules = field(default_factory=ValueRules)
+
+    def field_rules(self, field_name: str, template: Template | None) -> FieldRules:
+        """The rules ``field_name`` is parsed with: the field's own in the template, else the
+        template's, else the defaults'. Date formats are tried field/template first, then the
+        defaults' (those all start with the year, so a day- or month-first pattern is never
+        shadowed); null markers and boolean words add up, the most specific level winning a
+        spelling claimed by two."""
+        levels = [self.rules]
+        if template:
+            levels = [template.field_rules.get(field_name, ValueRules()), template.rules, *levels]
+
+        def first(attr: str):
+            return next(getattr(r, attr) for r in levels if getattr(r, attr) is not None)
+
+        own = next((r.date_formats for r in levels[:-1] if r.date_formats is not None), ())
+        formats = tuple(dict.fromkeys(own + (self.rules.date_formats or ())))
+        lookup: dict[str, bool] = {}
+        for level in levels:
+            for flag in (True, False):
+                for word in level.booleans.get(flag, ()):
+                    lookup.setdefault(word, flag)
+        return FieldRules(
+            date_formats=formats,
+            excel_date_serials=self.rules.excel_date_serials,
+            decimal_separator=first("decimal_separator"),
+            thousands_separator=first("thousands_separator"),
+            null_markers=tuple(dict.fromkeys(m for r in levels for m in r.null_markers)),
+            booleans={
+                flag: tuple(w for w, f in lookup.items() if f is flag) for flag in (True, False)
+            },
+        )
 
     def template_for(self, street_code: str, file_name: str) -> Template | None:
         """The first template whose street and glob match the file, if any."""
@@ -254,7 +326,72 @@ def _parse_keep_columns(raw, where: str) -> tuple[str, ...] | None:
     return headers
 
 
-def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: int) -> Template:
+def _parse_rules(raw: dict, where: str) -> ValueRules:
+    """The value rules of a template or of one of its fields (schema-checked already)."""
+    formats = raw.get("date_formats")
+    for pattern in formats or ():
+        problem = date_format_problem(pattern)
+        if problem:
+            raise MappingError(f"{where}: date_formats: '{pattern}': {problem}")
+    markers = raw.get("null_markers")
+    return ValueRules(
+        date_formats=tuple(formats) if formats is not None else None,
+        decimal_separator=raw.get("decimal_separator"),
+        thousands_separator=raw.get("thousands_separator"),
+        null_markers=tuple(normalize_text(str(m)) for m in markers or ()),
+        booleans=_parse_booleans(raw.get("booleans")),
+    )
+
+
+#: which field types each value rule applies to (a rule on another type is a mistake)
+_RULE_TYPES = {
+    "date_formats": ("date",),
+    "decimal_separator": ("int", "amount"),
+    "thousands_separator": ("int", "amount"),
+    "booleans": ("bool",),
+}
+
+
+def _check_separators(rules: ValueRules, defaults: ValueRules, where: str) -> None:
+    decimal = rules.decimal_separator or defaults.decimal_separator
+    thousands = (
+        rules.thousands_separator
+        if rules.thousands_separator is not None
+        else defaults.thousands_separator
+    )
+    if decimal == thousands:
+        raise MappingError(
+            f"{where}: decimal_separator and thousands_separator are both '{decimal}'; "
+            "set both (e.g. decimal_separator: ',' with thousands_separator: '.')"
+        )
+
+
+def _parse_field_rules(
+    raw: dict, specs: dict[str, FieldSpec], defaults: ValueRules, where: str
+) -> dict[str, ValueRules]:
+    out: dict[str, ValueRules] = {}
+    for fname, entry in raw.items():
+        spec = specs.get(fname)
+        if spec is None:
+            raise MappingError(f"{where}: fields.{fname}: unknown field '{fname}'")
+        for key, types in _RULE_TYPES.items():
+            if entry.get(key) and spec.type not in types:
+                raise MappingError(
+                    f"{where}: fields.{fname}.{key}: applies to {'/'.join(types)} fields; "
+                    f"'{fname}' is {spec.type}"
+                )
+        out[fname] = _parse_rules(entry, f"{where}: fields.{fname}")
+        _check_separators(out[fname], defaults, f"{where}: fields.{fname}")
+    return out
+
+
+def _parse_template(
+    raw: dict,
+    kinds: dict[str, KindSpec],
+    units: dict,
+    index: int,
+    defaults: ValueRules | None = None,
+) -> Template:
     name = str(raw.get("name") or f"templates[{index}]")
     where = f"template '{name}'"
     kind = raw.get("kind")
@@ -303,6 +440,9 @@ def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: i
     if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
         raise MappingError(f"{where}: header_row must be a row number starting at 1")
     streets = raw.get("streets") or ([raw["street"]] if raw.get("street") else [])
+    defaults = defaults or ValueRules()
+    rules = _parse_rules(raw, where)
+    _check_separators(rules, defaults, where)
     return Template(
         name=name,
         streets=tuple(streets),
@@ -312,9 +452,14 @@ def _parse_template(raw: dict, kinds: dict[str, KindSpec], units: dict, index: i
         header_row=header_row,
         columns=columns,
         units=tunits,
-        booleans=_parse_booleans(raw.get("booleans")),
+        booleans=rules.booleans,
         values=values,
         quarantine_keep_columns=_parse_keep_columns(raw.get("quarantine_keep_columns"), where),
+        header_scan_rows=raw.get("header_scan_rows"),
+        skip_rows_above=int(raw.get("skip_rows_above") or 0),
+        skip_rows_below=int(raw.get("skip_rows_below") or 0),
+        rules=rules,
+        field_rules=_parse_field_rules(raw.get("fields") or {}, specs, defaults, where),
     )
 
 
@@ -356,8 +501,22 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
             fields=fields,
             file_name_hints=tuple(kraw.get("file_name_hints") or []),
         )
+    default_formats = defaults.get("date_formats") or list(CONTRACT_DATE_FORMATS)
+    for pattern in default_formats:
+        problem = date_format_problem(pattern)
+        if problem:
+            raise MappingError(f"{path.name}: defaults.date_formats: '{pattern}': {problem}")
+    rules = ValueRules(
+        date_formats=tuple(default_formats),
+        decimal_separator=defaults.get("decimal_separator", "."),
+        thousands_separator=defaults.get("thousands_separator", ","),
+        null_markers=tuple(normalize_text(str(m)) for m in defaults.get("null_markers") or ()),
+        booleans=_parse_booleans(defaults.get("booleans")),
+        excel_date_serials=bool(defaults.get("excel_date_serials", True)),
+    )
+    _check_separators(rules, rules, f"{path.name}: defaults")
     templates = tuple(
-        _parse_template(t, kinds, units, i) for i, t in enumerate(doc.get("templates") or [])
+        _parse_template(t, kinds, units, i, rules) for i, t in enumerate(doc.get("templates") or [])
     )
     return Mapping(
         path=path,
@@ -378,4 +537,5 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
             defaults.get("quarantine_keep_columns"), f"{path.name}: defaults"
         )
         or (),
+        rules=rules,
     )

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 #: a spelling in the file: YAML may read ``1`` or ``2021`` as a number
 Spelling = str | int
 Name = Annotated[str, StringConstraints(min_length=1)]
+#: a decimal or thousands separator: one character that is not a digit
+Separator = Annotated[str, StringConstraints(min_length=1, max_length=1, pattern=r"^\D$")]
 FieldType = Literal["text", "int", "amount", "date", "bool", "category", "id_number", "credit_code"]
 
 
@@ -53,6 +55,19 @@ class Defaults(_Entry):
         default_factory=list,
         description="headers of unmapped columns a quarantined row's record may keep",
     )
+    date_formats: list[str] = Field(
+        default_factory=list,
+        description="strftime patterns of a date, tried in order after a template's own "
+        "(a trailing time of day is cut first); empty: the landing contract's",
+    )
+    excel_date_serials: bool = Field(True, description="read 5-digit Excel serials as dates")
+    decimal_separator: Separator = Field(".", description="decimal separator of numbers")
+    thousands_separator: Separator | Literal[""] = Field(
+        ",", description="digit-group separator of numbers, removed ('' for none)"
+    )
+    null_markers: list[Spelling] = Field(
+        default_factory=list, description="cell spellings that mean empty (e.g. '-', '/', 'N/A')"
+    )
 
 
 class FieldEntry(_Entry):
@@ -78,7 +93,32 @@ class KindEntry(_Entry):
     fields: dict[Name, FieldEntry]
 
 
-class TemplateEntry(_Entry):
+class ValueRulesEntry(_Entry):
+    """How a system writes its values; in a template, for all its fields or for one field."""
+
+    date_formats: list[str] | None = Field(
+        None,
+        description="strftime patterns tried in order before defaults.date_formats: day-first "
+        "'%d/%m/%Y', month-first '%m/%d/%Y', English month names '%b %d, %Y', '%d-%b-%Y'",
+    )
+    decimal_separator: Separator | None = Field(None, description="e.g. ',' for 1.234,56")
+    thousands_separator: Separator | Literal[""] | None = Field(
+        None, description="e.g. '.' or \"'\"; '' for none"
+    )
+    null_markers: list[Spelling] | None = Field(
+        None, description="spellings that mean empty, added to defaults.null_markers"
+    )
+
+
+class TemplateFieldEntry(ValueRulesEntry):
+    """The value rules of one field of a template (``fields: {accepted_on: {…}}``)."""
+
+    booleans: dict[Literal["true", "false"], list[Spelling]] = Field(
+        default_factory=dict, description="this field's own yes/no words (bool fields)"
+    )
+
+
+class TemplateEntry(ValueRulesEntry):
     """A street's or a system's own layout (landing contract, section 4)."""
 
     name: Name
@@ -86,8 +126,19 @@ class TemplateEntry(_Entry):
     street: Name | None = None
     file_glob: str | None = None
     kind: Name | None = None
-    sheet: str | None = None
+    sheet: str | None = Field(
+        None, description="the sheet read: a name or a glob ('Cases*'); the others are skipped"
+    )
     header_row: int | None = Field(None, ge=1, description="1-based row of the header")
+    header_scan_rows: int | None = Field(
+        None, ge=1, description="rows searched for the header (default: defaults')"
+    )
+    skip_rows_above: int = Field(
+        0, ge=0, description="the first N rows of a sheet are ignored (titles, notes)"
+    )
+    skip_rows_below: int = Field(
+        0, ge=0, description="the last N rows of a sheet are ignored (footers)"
+    )
     columns: dict[Spelling, Name] = Field(default_factory=dict, description="header → field")
     units: dict[Name, str] = Field(default_factory=dict, description="field → unit")
     booleans: dict[Literal["true", "false"], list[Spelling]] = Field(default_factory=dict)
@@ -96,6 +147,9 @@ class TemplateEntry(_Entry):
     )
     quarantine_keep_columns: list[Spelling] | None = Field(
         None, description="replaces defaults.quarantine_keep_columns for this template's files"
+    )
+    fields: dict[Name, TemplateFieldEntry] = Field(
+        default_factory=dict, description="field → its own value rules"
     )
 
 

@@ -7,6 +7,7 @@ Parsing never raises: a bad cell becomes a quarantine reason for its row, named 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -78,48 +79,88 @@ def parse_text(col: pl.Expr, *, prepared: bool = False) -> Parsed:
     return Parsed(col if prepared else prepare("text", col), _ok())
 
 
-def parse_date(col: pl.Expr, *, prepared: bool = False) -> Parsed:
-    """``2021-03-05``, ``2021/3/5``, ``2021.3.5``, ``2021年3月5日``, ``20210305``, Excel serials
-    and datetimes (``2021-03-05 00:00:00``, ``2021-03-05T08:00``)."""
+#: the spellings of the landing contract (``defaults:`` of mapping/sources.yml restates them)
+CONTRACT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y年%m月%d", "%Y%m%d")
+#: strftime directives a ``date_formats`` pattern may use (locale-independent in polars/chrono:
+#: ``%b``/``%B`` are the English month names, any case, abbreviated or full)
+DATE_DIRECTIVES = {"%Y", "%y", "%m", "%b", "%B", "%h", "%d", "%e", "%j", "%%"}
+
+
+def date_format_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a ``date_formats`` entry (``None``: it can)."""
+    directives = re.findall(r"%.", pattern)
+    unknown = sorted({d for d in directives if d not in DATE_DIRECTIVES})
+    if unknown:
+        return f"unknown directive(s) {unknown} (use {', '.join(sorted(DATE_DIRECTIVES))})"
+    found = set(directives)
+    if not found & {"%Y", "%y"}:
+        return "no year (%Y or %y)"
+    if "%j" not in found and not (found & {"%m", "%b", "%B", "%h"} and found & {"%d", "%e"}):
+        return "needs a month (%m, %b, %B) and a day (%d) — or a day of the year (%j)"
+    return None
+
+
+def null_marked(col: pl.Expr, markers: tuple[str, ...]) -> pl.Expr:
+    """Whether a cell is one of the ``null_markers`` (compared after NFKC, whitespace removed,
+    lower-cased; ``markers`` already normalised that way)."""
+    if not markers:
+        return pl.lit(False)
+    return compact(col).str.to_lowercase().is_in(list(markers)).fill_null(False)
+
+
+def parse_date(
+    col: pl.Expr,
+    formats: tuple[str, ...] = CONTRACT_DATE_FORMATS,
+    *,
+    excel_serials: bool = True,
+    prepared: bool = False,
+) -> Parsed:
+    """A date by the first of ``formats`` (strftime patterns) that reads the cell, after a
+    trailing time of day is cut (``2021-03-05 00:00:00``, ``2021-03-05T08:00``); Excel serials
+    (``44260``) when ``excel_serials``. Vectorised: one ``str.to_date`` per pattern."""
     text = (col if prepared else prepare("date", col)).str.replace(
         r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", ""
     )
-    patterns = [
-        r"^(?<y>\d{4})[-/.](?<m>\d{1,2})[-/.](?<d>\d{1,2})$",
-        r"^(?<y>\d{4})年(?<m>\d{1,2})月(?<d>\d{1,2})日?$",
-        r"^(?<y>\d{4})(?<m>\d{2})(?<d>\d{2})$",
-    ]
-    groups = [text.str.extract_groups(p) for p in patterns]
-    y, m, d = (pl.coalesce([g.struct.field(part) for g in groups]) for part in ("y", "m", "d"))
-    iso = pl.format("{}-{}-{}", y, m.str.zfill(2), d.str.zfill(2)).str.to_date(
-        "%Y-%m-%d", strict=False
-    )
-    serial = text.str.extract(r"^(\d{5})(?:\.0+)?$").cast(pl.Int64, strict=False)
-    from_serial = pl.when(serial.is_between(10000, 80000)).then(
-        EXCEL_EPOCH + pl.duration(days=serial)
-    )
-    value = pl.coalesce(iso, from_serial.cast(pl.Date))
+    candidates = [text.str.to_date(fmt, strict=False) for fmt in formats]
+    if excel_serials:
+        serial = text.str.extract(r"^(\d{5})(?:\.0+)?$").cast(pl.Int64, strict=False)
+        from_serial = pl.when(serial.is_between(10000, 80000)).then(
+            EXCEL_EPOCH + pl.duration(days=serial)
+        )
+        candidates.append(from_serial.cast(pl.Date))
+    value = pl.coalesce(candidates) if candidates else pl.lit(None, dtype=pl.Date)
     error = pl.when(text.is_not_null() & value.is_null()).then(pl.lit("bad_date"))
     return Parsed(value, error)
 
 
-def _number_text(col: pl.Expr, prepared: bool) -> tuple[pl.Expr, pl.Expr]:
-    """Strip separators and a trailing unit word; return (text, in_wan) where ``in_wan`` marks a
-    value written with its own 万元/万 suffix."""
-    text = (
-        (col if prepared else prepare("amount", col))
-        .str.replace_all(",", "")
-        .str.replace_all("，", "")
-    )
+def _number_text(
+    col: pl.Expr, prepared: bool, decimal_separator: str = ".", thousands_separator: str = ","
+) -> tuple[pl.Expr, pl.Expr]:
+    """Strip thousands separators and a trailing unit word, read the decimal separator as
+    ``.``; return (text, in_wan) where ``in_wan`` marks a value written with its own 万元/万
+    suffix. Full-width separators are half-width after NFKC."""
+    text = col if prepared else prepare("amount", col)
+    if thousands_separator:
+        text = text.str.replace_all(thousands_separator, "", literal=True)
+    if decimal_separator != ".":
+        text = text.str.replace_all(decimal_separator, ".", literal=True)
     in_wan = text.str.contains(r"万(元|人次|人)?$").fill_null(False)
     text = text.str.replace(r"(万元|万人次|万人|万|元|人次|人|宗|次|件|场|户)$", "")
     return text, in_wan
 
 
-def parse_number(col: pl.Expr, factor: float, *, whole: bool, prepared: bool = False) -> Parsed:
+def parse_number(
+    col: pl.Expr,
+    factor: float,
+    *,
+    whole: bool,
+    prepared: bool = False,
+    decimal_separator: str = ".",
+    thousands_separator: str = ",",
+) -> Parsed:
     """Numbers with thousands separators, full-width digits, a trailing unit, scaled by the
     header unit ``factor``; amounts are rounded to the cent, counts must be whole."""
-    text, in_wan = _number_text(col, prepared)
+    text, in_wan = _number_text(col, prepared, decimal_separator, thousands_separator)
     number = text.cast(pl.Float64, strict=False)
     # a value written with its own 万 counts in 万 unless the header already said so
     own_wan = pl.when(in_wan & pl.lit(factor < 10000)).then(10000.0).otherwise(1.0)

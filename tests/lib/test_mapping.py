@@ -326,3 +326,89 @@ def test_invalid_field_definitions_are_refused(tmp_path):
 def test_unreadable_mapping_file(tmp_path):
     with pytest.raises(MappingError, match="cannot be read"):
         load_mapping(tmp_path / "missing.yml")
+
+
+# --------------------------------------------------------------------------------- value rules
+
+
+def test_the_contract_spellings_are_the_defaults_value_rules(default):
+    rules = default.field_rules("accepted_on", None)
+    assert rules.date_formats[0] == "%Y-%m-%d" and "%Y年%m月%d日" in rules.date_formats
+    assert (rules.decimal_separator, rules.thousands_separator) == (".", ",")
+    assert rules.excel_date_serials and rules.null_markers == ()
+    assert "无" in rules.booleans[False]  # so 无 is not a null marker by default
+
+
+RULES_TEMPLATE = """
+  - name: rules
+    kind: dispute_cases
+    date_formats: ["%d/%m/%Y"]
+    null_markers: ["-", N/A]
+    decimal_separator: ","
+    thousands_separator: "."
+    fields:
+      closed_on: {date_formats: ["%B %d, %Y"], null_markers: [open]}
+      workers_involved: {decimal_separator: ".", thousands_separator: ""}
+"""
+
+
+def test_value_rules_resolve_field_then_template_then_defaults(tmp_path):
+    m = load_mapping(_mapping_with(tmp_path, RULES_TEMPLATE))
+    [t] = m.templates
+    accepted = m.field_rules("accepted_on", t)
+    assert accepted.date_formats == ("%d/%m/%Y", *m.rules.date_formats)
+    assert accepted.null_markers == ("-", "n/a")
+    closed = m.field_rules("closed_on", t)
+    assert closed.date_formats[0] == "%B %d, %Y" and "%d/%m/%Y" not in closed.date_formats
+    assert closed.null_markers == ("open", "-", "n/a")  # markers add up
+    amount = m.field_rules("recovered_amount", t)
+    assert (amount.decimal_separator, amount.thousands_separator) == (",", ".")
+    workers = m.field_rules("workers_involved", t)
+    assert (workers.decimal_separator, workers.thousands_separator) == (".", "")
+    assert m.field_rules("accepted_on", None).date_formats == m.rules.date_formats
+
+
+def test_a_fields_own_boolean_words_win_over_the_defaults(tmp_path):
+    template = """
+  - name: b
+    kind: enterprise_register
+    booleans: {"true": [Established]}
+    fields:
+      has_union: {booleans: {"true": [pending], "false": ["yes"]}}
+"""
+    m = load_mapping(_mapping_with(tmp_path, template))
+    rules = m.field_rules("has_union", m.templates[0])
+    assert "pending" in rules.booleans[True] and "established" in rules.booleans[True]
+    assert "yes" in rules.booleans[False] and "yes" not in rules.booleans[True]
+    assert "yes" in m.field_rules("is_key_enterprise", m.templates[0]).booleans[True]
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("  - {name: t, date_formats: ['%d/%m']}", r"date_formats: '%d/%m': no year"),
+        ("  - {name: t, date_formats: ['%Y-%m-%d %H']}", r"unknown directive\(s\) \['%H'\]"),
+        ("  - {name: t, decimal_separator: ','}", "decimal_separator and thousands_separator"),
+        ("  - {name: t, decimal_separator: '12'}", r"decimal_separator: String should have"),
+        ("  - {name: t, kind: dispute_cases, fields: {nonsense: {}}}", "unknown field 'nonsense'"),
+        (
+            "  - {name: t, kind: dispute_cases, fields: {case_no: {date_formats: ['%Y']}}}",
+            "fields.case_no.date_formats: applies to date fields; 'case_no' is text",
+        ),
+        (
+            "  - {name: t, kind: dispute_cases, fields: {accepted_on: {format: x}}}",
+            r"fields.accepted_on.format: unknown key",
+        ),
+        ("  - {name: t, skip_rows_above: -1}", "skip_rows_above"),
+    ],
+)
+def test_invalid_value_rules_are_refused_naming_the_key(tmp_path, template, message):
+    with pytest.raises(MappingError, match=message):
+        load_mapping(_mapping_with(tmp_path, template + "\n"))
+
+
+def test_a_sheet_is_named_or_matched_by_a_glob(tmp_path):
+    m = load_mapping(_mapping_with(tmp_path, "  - {name: t, sheet: 'Cases 20*'}\n"))
+    [t] = m.templates
+    assert t.reads_sheet("Cases 2021") and t.reads_sheet("ＣＡＳＥＳ 2022")
+    assert not t.reads_sheet("Lookup") and t.reads_sheet(None)

@@ -222,3 +222,77 @@ def test_every_reason_code_has_a_sentence():
     codes = {"bad_date", "bad_number", "negative_number", "not_whole_number", "bad_bool"}
     codes |= {"unknown_category", "id_scientific_notation", "bad_id_number", "bad_credit_code"}
     assert codes <= set(V.REASONS)
+
+
+# --------------------------------------------------------------------------------- value rules
+
+APRIL_3 = dt.date(2021, 4, 3)
+
+
+@pytest.mark.parametrize(
+    ("formats", "cell", "expected"),
+    [
+        (("%d/%m/%Y",), "03/04/2021", APRIL_3),  # day-first
+        (("%m/%d/%Y",), "04/03/2021", APRIL_3),  # month-first
+        (("%d/%m/%Y",), "3/4/2021", APRIL_3),  # without leading zeros
+        (("%B %d, %Y",), "Apr 3, 2021", APRIL_3),  # %B reads abbreviated and full names
+        (("%B %d, %Y",), "april 3, 2021", APRIL_3),  # any case, any locale of the machine
+        (("%d-%b-%Y",), "3-Apr-2021", APRIL_3),
+        (("%d.%m.%Y",), "03.04.2021 08:30", APRIL_3),  # a time of day is cut first
+        (("%d/%m/%Y", "%B %d, %Y"), "April 3, 2021", APRIL_3),  # tried in order
+        (("%d/%m/%Y",), "2021-04-03", None),  # only the given formats
+    ],
+)
+def test_dates_by_the_given_formats(formats, cell, expected):
+    [(value, error)] = parse(V.parse_date, [cell], formats)
+    assert value == expected
+    assert error == (None if expected else "bad_date")
+
+
+def test_excel_serials_can_be_switched_off():
+    assert parse(V.parse_date, ["44260"])[0][0] == MARCH_5
+    assert parse(V.parse_date, ["44260"], excel_serials=False) == [(None, "bad_date")]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("%d/%m/%Y", None),
+        ("%B %d, %Y", None),
+        ("%Y%j", None),
+        ("%d/%m", "no year"),
+        ("%Y-%m", "needs a month"),
+        ("%Y-%m-%d %H:%M", "unknown directive"),
+    ],
+)
+def test_date_format_problems(pattern, problem):
+    found = V.date_format_problem(pattern)
+    assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize(
+    ("cell", "decimal", "thousands", "expected"),
+    [
+        ("1.234,50", ",", ".", Decimal("1234.50")),
+        ("1 234,5", ",", "", Decimal("1234.50")),  # whitespace is always removed
+        ("1'234.5", ".", "'", Decimal("1234.50")),
+        ("1,234.5", ".", ",", Decimal("1234.50")),
+        ("0,5", ",", ".", Decimal("0.50")),
+    ],
+)
+def test_decimal_and_thousands_separators(cell, decimal, thousands, expected):
+    [(value, error)] = parse(
+        V.parse_number,
+        [cell],
+        1.0,
+        whole=False,
+        decimal_separator=decimal,
+        thousands_separator=thousands,
+    )
+    assert error is None and Decimal(str(value)).quantize(Decimal("0.01")) == expected
+
+
+def test_null_markers_are_compared_normalised():
+    frame = pl.DataFrame({"c": ["-", " N/A ", "n/a", "／", "无", "x-", None]})
+    marked = frame.select(V.null_marked(pl.col("c"), ("-", "n/a", "/"))).to_series().to_list()
+    assert marked == [True, True, True, True, False, False, False]
