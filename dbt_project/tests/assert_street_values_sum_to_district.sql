@@ -1,5 +1,5 @@
 -- For indicators with additive = true, the district value (and numerator) must equal
--- the sum over the 11 streets, for every year. Returns the offending rows.
+-- the sum over the streets (dim_street), for every year. Returns the offending rows.
 with
 
 indicators as (

@@ -319,7 +319,7 @@ def check_file(
     mapping = mapping or load_mapping()
     codes = load_street_codes()
     if street is not None and street not in codes:
-        raise CheckMappingError(f"'{street}' is not a street code of streets.csv: {codes}")
+        raise CheckMappingError(f"'{street}' is not a street code of the streets list: {codes}")
     found = locate_in_landing(path, codes)
     if found and (street in (None, found[2])) and (year in (None, found[1])):
         raw_dir, year, street = found

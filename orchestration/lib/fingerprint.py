@@ -8,10 +8,10 @@ module lets the rest of the run decide too:
   incremental models are rebuilt from scratch (``dbt build --full-refresh``).
 * :func:`inputs_fingerprint` — everything the published mart is a function of: the ``raw``
   state (every landing file's hash, status and the run that loaded it), the dbt project, the
-  quality gate's configuration, the mapping and the code version. When it equals the
-  fingerprint recorded in ``published/manifest.json`` — and the published mart is the file
-  that manifest records (its sha256) — the published mart already reflects these inputs and
-  the run ends after ingestion.
+  quality gate's configuration, the mapping, the streets list and the code version. When it
+  equals the fingerprint recorded in ``published/manifest.json`` — and the published mart is
+  the file that manifest records (its sha256) — the published mart already reflects these
+  inputs and the run ends after ingestion.
 
 Definition-free: used by the Dagster assets and by tests.
 """
@@ -84,14 +84,19 @@ def inputs_fingerprint(
     expectations_dir: Path,
     mapping_path: Path,
     code: str,
+    streets_path: Path | None = None,
 ) -> dict[str, str]:
     """The parts the published mart is a function of, each as a SHA-256 (``code``: the code
-    version, e.g. the git commit), and ``fingerprint``: one hash over all of them."""
+    version, e.g. the git commit; ``streets_path``: the streets list, default the configured
+    one), and ``fingerprint``: one hash over all of them."""
+    from orchestration.lib.streets import streets_file
+
     parts = {
         "raw_state": raw_state_sha256(con),
         "dbt_project": dbt_project_sha256(dbt_project_dir),
         "quality_gate": tree_sha256(expectations_dir),
         "mapping": hashlib.sha256(mapping_path.read_bytes()).hexdigest(),
+        "streets": hashlib.sha256((streets_path or streets_file()).read_bytes()).hexdigest(),
         "code": code,
     }
     overall = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -110,6 +115,7 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
         dbt_project_dir=PROJECT_ROOT / "dbt_project",
         expectations_dir=settings.expectations_dir,
         mapping_path=settings.mapping_path,
+        streets_path=settings.streets_path,
         code=version["commit"] + (f"+{version['local_changes']}" if version["dirty"] else ""),
     )
 
@@ -173,12 +179,12 @@ def pending_work(settings: Any) -> PendingWork:
         UNPLACED,
         changed_streets,
         landing_fingerprints,
-        load_street_codes,
         warehouse_fingerprints,
     )
     from orchestration.lib.mapping import load_mapping
+    from orchestration.lib.streets import load_street_codes
 
-    street_codes = load_street_codes()
+    street_codes = load_street_codes(settings.streets_path)
     candidates: list[str | None] = [*street_codes, UNPLACED]
     if not settings.duckdb_path.exists():
         return PendingWork(street_codes, True, None)

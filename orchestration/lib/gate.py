@@ -173,8 +173,11 @@ def _seed_column(name: str, column: str) -> list[str]:
 
 
 def reference_parameters(mapping: Mapping) -> dict[str, Any]:
-    """The code lists every suite may refer to as ``{"$PARAMETER": name}``."""
-    streets = _seed_column("streets", "street_code")
+    """The code lists every suite may refer to as ``{"$PARAMETER": name}`` (the streets: the
+    configured streets list, ``GONGHUI_STREETS``)."""
+    from orchestration.lib.streets import load_street_codes
+
+    streets = load_street_codes()
     params: dict[str, Any] = {
         "street_codes": streets,
         "reporting_units": [*streets, "district"],

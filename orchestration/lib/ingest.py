@@ -42,7 +42,6 @@ from orchestration.lib import values as V
 from orchestration.lib.console import report_progress
 from orchestration.lib.mapping import (
     DUCKDB_TYPES,
-    PROJECT_ROOT,
     FieldRules,
     FieldSpec,
     KindSpec,
@@ -53,11 +52,11 @@ from orchestration.lib.mapping import (
 )
 from orchestration.lib.readers import FileRejected, Sheet, read_sheets
 from orchestration.lib.settings import IngestLimits
+from orchestration.lib.streets import load_street_codes, streets_file, write_streets_table
 from orchestration.lib.workers import Failure, FilePool, Job
 
 log = logging.getLogger(__name__)
 
-STREETS_CSV = PROJECT_ROOT / "dbt_project" / "seeds" / "streets.csv"
 DEV_PII_KEY = "gonghui-development-key-DO-NOT-USE-IN-PRODUCTION"
 PROVENANCE = ["_source_file", "_source_sheet", "_source_row", "_file_sha256", "_run_id"]
 COMMON_COLUMNS = {
@@ -139,11 +138,6 @@ _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
 # --------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------
-
-
-def load_street_codes(path: Path = STREETS_CSV) -> list[str]:
-    """The street codes of the reference list (``dbt_project/seeds/streets.csv``)."""
-    return pl.read_csv(path)["street_code"].to_list()
 
 
 DEV_PII_KEY_WARNING = (
@@ -836,7 +830,9 @@ def process_file(
     if street is None:
         folder = path.relative_to(raw_dir).parts[1]
         return result.reject(
-            "rejected", "unknown_street", f"'{folder}' is not a street code of streets.csv"
+            "rejected",
+            "unknown_street",
+            f"'{folder}' is not a street code of the streets list {streets_file()}",
         )
     result.period = parse_period(path.name, year, mapping.resubmission_markers)
     result.version = resubmission_version(path.name, mapping)
@@ -1053,8 +1049,10 @@ def kind_columns(kind: KindSpec) -> dict[str, str]:
 
 
 def ensure_raw_schema(con, mapping: Mapping) -> None:
-    """Create the ``raw`` tables (idempotent); columns come from the mapping."""
+    """Create the ``raw`` tables (idempotent); columns come from the mapping. ``raw.streets``
+    is replaced by the configured streets list (``GONGHUI_STREETS``)."""
     con.execute("create schema if not exists raw")
+    write_streets_table(con)
     tables = {k.name: kind_columns(k) for k in mapping.kinds.values()} | AUDIT_TABLES
     for table, cols in tables.items():
         ddl = ", ".join(f'"{c}" {t}' for c, t in cols.items())

@@ -28,6 +28,7 @@ import jinja2
 import markupsafe
 
 from orchestration.lib.phrasing import UNIT_MEASURE, phrase_indicator
+from orchestration.lib.streets import StreetsFileError, district_name
 
 TEMPLATES = Path(__file__).with_name("templates")
 DISTRICT = "district"
@@ -245,8 +246,13 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         "phrase_style, measure_word "
         "from dim_indicator order by rowid",
     )
-    streets = _rows(con, "select street_code, short_zh from dim_street order by street_code")
-    short = {s["street_code"]: s["short_zh"] for s in streets}
+    # the streets in the order of the streets list (a mart published before dim_street had
+    # sort_order: by code)
+    streets = sorted(
+        _rows(con, "select * from dim_street"),
+        key=lambda s: (s.get("sort_order") is None, s.get("sort_order") or 0, s["street_code"]),
+    )
+    short = {s["street_code"]: s["short_zh"] or s["name_zh"] for s in streets}
     figures = {
         (r["year"], r["street_code"], r["indicator_code"]): r
         for r in _rows(
@@ -299,6 +305,8 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
     ).fetchone()
     return {
         "year": year,
+        "district_name": _district_name(),
+        "street_count": len(streets),
         "previous_year": year - 1 if has_previous else None,
         "domains": [(d, DOMAINS.get(d, d), domains[d]) for d in domains if domains[d]],
         "charts": charts,
@@ -309,6 +317,15 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         "files_loaded": sources[1],
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
+
+
+def _district_name() -> str:
+    """The district's name for the title (the ``district`` row of the streets list); none when
+    the list has no such row or cannot be read — the report is of the published mart."""
+    try:
+        return district_name()
+    except StreetsFileError:
+        return ""
 
 
 def _unit_zh(line: IndicatorLine) -> str:

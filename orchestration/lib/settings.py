@@ -5,6 +5,7 @@
 ``GONGHUI_PII_KEY``        HMAC key for identity numbers (a public development default warns)
 ``GONGHUI_MAPPING``        the source mapping, default ``mapping/sources.yml``
 ``GONGHUI_EXPECTATIONS_DIR`` the quality gate (GX context + ``gate.yml``), default ``expectations/``
+``GONGHUI_STREETS``        the streets list (codes, names), default ``mapping/streets.csv``
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, PROJECT_ROOT
+
+#: the streets list shipped with the project (Longgang's eleven streets)
+DEFAULT_STREETS_PATH = PROJECT_ROOT / "mapping" / "streets.csv"
 
 
 def _path(name: str, default: Path) -> Path:
@@ -53,6 +57,11 @@ class Settings:
     def expectations_dir(self) -> Path:
         """The quality gate: GX file data context, suites and ``gate.yml`` (read at load)."""
         return _path("GONGHUI_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations")
+
+    @property
+    def streets_path(self) -> Path:
+        """The district's streets (codes, Chinese names; :mod:`orchestration.lib.streets`)."""
+        return _path("GONGHUI_STREETS", DEFAULT_STREETS_PATH)
 
     @property
     def logs_dir(self) -> Path:

@@ -93,6 +93,7 @@ def test_fingerprint_changes_with_the_raw_state_mapping_and_gate(ingested, tmp_p
         "dbt_project",
         "quality_gate",
         "mapping",
+        "streets",
         "code",
         "fingerprint",
     }
@@ -127,6 +128,23 @@ def test_pending_work_before_a_run(ingested):
     settings.published_mart.unlink()  # the publication is gone: rebuild it
     landing.csv("pinghu", "纠纷.csv", rows("P1"))
     assert not pending_work(settings).nothing_to_do
+
+
+def test_a_changed_streets_list_is_work_even_when_no_landing_file_changed(
+    ingested, tmp_path, monkeypatch
+):
+    _landing, settings = ingested
+    streets = tmp_path / "streets.csv"
+    streets.write_bytes(settings.streets_path.read_bytes())
+    monkeypatch.setenv("GONGHUI_STREETS", str(streets))
+    record_publication(settings)
+    assert pending_work(settings).nothing_to_do
+    # a street renamed: the mart's dim_street (and the report) must be rebuilt
+    streets.write_text(
+        streets.read_text("utf-8").replace("布吉街道,布吉,", "布吉新街道,布吉新,"), "utf-8"
+    )
+    work = pending_work(settings)
+    assert (work.changed_streets, work.nothing_to_do) == ([], False)
 
 
 def test_another_pii_key_is_work_for_every_street(ingested, monkeypatch):

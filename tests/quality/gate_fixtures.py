@@ -22,16 +22,12 @@ import dagster as dg
 from conftest import make_credit_code, make_id, write_csv
 
 from orchestration.lib.mapping import load_mapping
+from orchestration.lib.streets import load_street_codes
 
 YEAR = 2021
 GONGHUI = Path(sys.executable).with_name("gonghui")
 MAPPING = load_mapping()
-STREETS = [
-    line.split(",")[0]
-    for line in (Path(__file__).resolve().parents[2] / "dbt_project/seeds/streets.csv")
-    .read_text(encoding="utf-8")
-    .splitlines()[1:]
-]
+STREETS = load_street_codes()
 _serial = itertools.count(1)
 
 

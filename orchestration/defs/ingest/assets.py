@@ -2,8 +2,9 @@
 
 One multi-asset reads each file exactly once and materializes one asset per ``raw`` table
 (one per report kind of the mapping, plus the audit tables ``quarantine``, ``source_files`` and
-``control_totals``). The dbt sources of the ``landing`` source point at these asset keys, so the
-asset graph runs from the landing files to the published mart.
+``control_totals``, and ``streets``: the configured streets list). The dbt sources of the
+``landing`` source point at these asset keys, so the asset graph runs from the landing files to
+the published mart.
 
 The assets are partitioned by street (every reporting year inside a street's partition) with a
 single-run backfill policy: one run covers a range of streets and re-reads only those whose
@@ -32,7 +33,9 @@ SOURCE_NAME = "landing"
 
 MAPPING = load_mapping()
 KIND_TABLES = list(MAPPING.kinds)
-RAW_TABLES = KIND_TABLES + list(AUDIT_TABLES)
+#: ``raw.streets``: the configured streets list, rewritten by every ingestion
+STREETS_TABLE = "streets"
+RAW_TABLES = KIND_TABLES + list(AUDIT_TABLES) + [STREETS_TABLE]
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -48,6 +51,7 @@ def _description(table: str) -> str:
         "quarantine": "Rows that failed validation, with file, sheet, row and reason.",
         "source_files": "Every landing file: kind, period, version, status, row counts, reason.",
         "control_totals": "合计/小计 rows of the sources with the sum of the rows they cover.",
+        STREETS_TABLE: "The district's streets, from the streets list (GONGHUI_STREETS).",
     }[table]
 
 

@@ -12,7 +12,8 @@ final as (
         street_code,
         name_zh,
         short_zh,
-        name_en
+        name_en,
+        sort_order
     from streets
 
 )
