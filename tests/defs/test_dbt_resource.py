@@ -26,4 +26,4 @@ def test_cli_runs_dbt_without_an_adapter_in_process(tmp_path):
     listed = [event.raw_event["data"].get("msg") for event in invocation.stream_raw_events()]
     assert invocation.is_successful()
     assert invocation.adapter is None
-    assert "gonghui.streets" in listed
+    assert "gonghui.indicators" in listed
