@@ -4,8 +4,9 @@ A nightly run usually finds most streets unchanged. Ingestion skips those by fil
 module lets the rest of the run decide too:
 
 * :func:`dbt_project_sha256` — the dbt project's source (models, macros, seeds, tests,
-  ``dbt_project.yml``). When it differs from the one of the last successful build, the
-  incremental models are rebuilt from scratch (``dbt build --full-refresh``).
+  ``dbt_project.yml``). When it differs from the one of the last publication
+  (:func:`dbt_full_refresh_reason`), the incremental models are rebuilt from scratch
+  (``dbt build --full-refresh``).
 * :func:`inputs_fingerprint` — everything the published mart is a function of: the ``raw``
   state (every landing file's hash, status and the run that loaded it), the dbt project, the
   quality gate's configuration, the mapping and the code version. When it equals the
@@ -112,6 +113,25 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
         mapping_path=settings.mapping_path,
         code=version["commit"] + (f"+{version['local_changes']}" if version["dirty"] else ""),
     )
+
+
+def dbt_full_refresh_reason(settings: Any) -> str | None:
+    """Why ``dbt build`` must rebuild the incremental models from scratch, else ``None``:
+    the dbt project (an incremental model's SQL, a macro it uses) differs from the one the
+    last publication was built with — the fingerprint recorded in ``published/manifest.json``
+    — or nothing was published yet. (dbt itself catches a change of the models' columns,
+    ``on_schema_change='fail'``, but not of their logic; a first build into an empty database
+    builds them whole anyway.)"""
+    from orchestration.lib.mapping import PROJECT_ROOT
+
+    try:
+        manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "no publication recorded"
+    recorded = (manifest.get("fingerprint") or {}).get("dbt_project")
+    if recorded != dbt_project_sha256(PROJECT_ROOT / "dbt_project"):
+        return f"the dbt project changed since the publication of run {manifest.get('run_id')}"
+    return None
 
 
 def up_to_date_publication(con: Any, settings: Any) -> dict[str, Any] | None:
