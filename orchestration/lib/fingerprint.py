@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,8 @@ class PendingWork:
     up_to_date_with: dict[str, Any] | None
     #: nothing changed, but the published mart is not the one on record: why (republish)
     mart_problem: str | None = None
+    #: changed street (``None``: outside street folders) → why, from the change detector
+    reasons: dict[str | None, str] = field(default_factory=dict)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -183,36 +185,28 @@ class PendingWork:
 
 
 def pending_work(settings: Any) -> PendingWork:
-    """Compare the landing files (by SHA-256) with what was ingested, and the inputs
-    fingerprint with the last publication's — without writing anything. The nightly schedule
-    skips its tick and ``gonghui run`` stops early when there is nothing to do; otherwise
-    the run is launched for the changed streets only."""
+    """Compare the landing files with what was ingested
+    (:func:`orchestration.lib.changes.detect_changes`, the change detector ingestion and the
+    landing sensor use too), and the inputs fingerprint with the last publication's —
+    without writing anything. The nightly schedule skips its tick and ``gonghui run`` stops
+    early when there is nothing to do; otherwise the run is launched for the changed streets
+    only."""
     import duckdb
 
-    from orchestration.lib.ingest import (
-        UNPLACED,
-        changed_streets,
-        landing_fingerprints,
-        load_street_codes,
-        warehouse_fingerprints,
-    )
+    from orchestration.lib.changes import detect_changes
+    from orchestration.lib.ingest import load_street_codes
     from orchestration.lib.mapping import load_mapping
 
     street_codes = load_street_codes()
-    candidates: list[str | None] = [*street_codes, UNPLACED]
+    never = {s: "no working database yet" for s in street_codes}
     if not settings.duckdb_path.exists():
-        return PendingWork(street_codes, True, None)
+        return PendingWork(street_codes, True, None, reasons=never)
     mapping = load_mapping(settings.mapping_path)
-    current = landing_fingerprints(
-        settings.raw_dir, mapping, street_codes=street_codes, streets=candidates
-    )
     try:
         con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     except duckdb.IOException:  # a run holds the working database: let the run decide
-        return PendingWork(street_codes, True, None)
+        return PendingWork(street_codes, True, None, reasons=never)
     with con:
-        changed = changed_streets(current, warehouse_fingerprints(con), candidates)
-        up_to_date, problem = (None, None) if changed else check_publication(con, settings)
-    return PendingWork(
-        [s for s in changed if s is not UNPLACED], UNPLACED in changed, up_to_date, problem
-    )
+        changes = detect_changes(settings.raw_dir, con, mapping, street_codes=street_codes)
+        up_to_date, problem = (None, None) if changes.changed else check_publication(con, settings)
+    return PendingWork(changes.streets, changes.unplaced, up_to_date, problem, changes.changed)
