@@ -50,7 +50,7 @@ unit: install
 dev: install
 	export DAGSTER_HOME=$${DAGSTER_HOME:-$$($(BIN)/python -c 'from orchestration.lib.settings import Settings; print(Settings.from_env().dagster_home)')}; \
 	$(BIN)/python -m orchestration.lib.instance_config "$$DAGSTER_HOME" && \
-	exec $(BIN)/dagster dev -m orchestration.definitions -p $(DEV_PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/dagster dev -m orchestration.definitions -p $(DEV_PORT)
 
 ## make docs — dbt docs (models, columns, lineage) into warehouse/dbt-docs/static_index.html
 docs: install

@@ -34,7 +34,8 @@
     rows of superseded files are dropped, then the row of the latest period wins
     (latest_row_order). _key_row_count = number of non-superseded rows of the key.
     The kind's staging model and key come from var report_kinds; the body of every
-    int_<stem>_deduplicated model.
+    int_<stem>_deduplicated model. In an incremental model (int_members_deduplicated) only
+    the selected streets' rows are read (macros/street_batch.sql).
 #}
 {% macro deduplicated_rows(report_kind) -%}
     {%- set spec = var('report_kinds')[report_kind] -%}
@@ -44,7 +45,11 @@ with
 current_rows as (
 
     select * from {{ ref('stg_landing__' ~ spec['stem']) }}
-    where _superseded_by is null
+    where
+        _superseded_by is null
+        {% if is_incremental() %}
+            and {{ in_selected_streets('street_code') }}  -- noqa: LT02
+        {% endif %}
 
 ),
 

@@ -4,8 +4,9 @@ A nightly run usually finds most streets unchanged. Ingestion skips those by fil
 module lets the rest of the run decide too:
 
 * :func:`dbt_project_sha256` — the dbt project's source (models, macros, seeds, tests,
-  ``dbt_project.yml``). When it differs from the one of the last successful build, the
-  incremental models are rebuilt from scratch (``dbt build --full-refresh``).
+  ``dbt_project.yml``). When it differs from the one of the last publication
+  (:func:`dbt_full_refresh_reason`), the incremental models are rebuilt from scratch
+  (``dbt build --full-refresh``).
 * :func:`inputs_fingerprint` — everything the published mart is a function of: the ``raw``
   state (every landing file's hash, status and the run that loaded it), the dbt project, the
   quality gate's configuration, the mapping, the streets list and the code version. When it
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,25 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
     )
 
 
+def dbt_full_refresh_reason(settings: Any) -> str | None:
+    """Why ``dbt build`` must rebuild the incremental models from scratch, else ``None``:
+    the dbt project (an incremental model's SQL, a macro it uses) differs from the one the
+    last publication was built with — the fingerprint recorded in ``published/manifest.json``
+    — or nothing was published yet. (dbt itself catches a change of the models' columns,
+    ``on_schema_change='fail'``, but not of their logic; a first build into an empty database
+    builds them whole anyway.)"""
+    from orchestration.lib.mapping import PROJECT_ROOT
+
+    try:
+        manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "no publication recorded"
+    recorded = (manifest.get("fingerprint") or {}).get("dbt_project")
+    if recorded != dbt_project_sha256(PROJECT_ROOT / "dbt_project"):
+        return f"the dbt project changed since the publication of run {manifest.get('run_id')}"
+    return None
+
+
 def up_to_date_publication(con: Any, settings: Any) -> dict[str, Any] | None:
     """The last publication's manifest when its recorded fingerprint equals the current one
     of ``con`` and the published mart is the file it records (the published mart already
@@ -162,6 +182,8 @@ class PendingWork:
     up_to_date_with: dict[str, Any] | None
     #: nothing changed, but the published mart is not the one on record: why (republish)
     mart_problem: str | None = None
+    #: changed street (``None``: outside street folders) → why, from the change detector
+    reasons: dict[str | None, str] = field(default_factory=dict)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -169,36 +191,28 @@ class PendingWork:
 
 
 def pending_work(settings: Any) -> PendingWork:
-    """Compare the landing files (by SHA-256) with what was ingested, and the inputs
-    fingerprint with the last publication's — without writing anything. The nightly schedule
-    skips its tick and ``gonghui run`` stops early when there is nothing to do; otherwise
-    the run is launched for the changed streets only."""
+    """Compare the landing files with what was ingested
+    (:func:`orchestration.lib.changes.detect_changes`, the change detector ingestion and the
+    landing sensor use too), and the inputs fingerprint with the last publication's —
+    without writing anything. The nightly schedule skips its tick and ``gonghui run`` stops
+    early when there is nothing to do; otherwise the run is launched for the changed streets
+    only."""
     import duckdb
 
-    from orchestration.lib.ingest import (
-        UNPLACED,
-        changed_streets,
-        landing_fingerprints,
-        warehouse_fingerprints,
-    )
+    from orchestration.lib.changes import detect_changes
     from orchestration.lib.mapping import load_mapping
     from orchestration.lib.streets import load_street_codes
 
     street_codes = load_street_codes(settings.streets_path)
-    candidates: list[str | None] = [*street_codes, UNPLACED]
+    never = {s: "no working database yet" for s in street_codes}
     if not settings.duckdb_path.exists():
-        return PendingWork(street_codes, True, None)
+        return PendingWork(street_codes, True, None, reasons=never)
     mapping = load_mapping(settings.mapping_path)
-    current = landing_fingerprints(
-        settings.raw_dir, mapping, street_codes=street_codes, streets=candidates
-    )
     try:
         con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     except duckdb.IOException:  # a run holds the working database: let the run decide
-        return PendingWork(street_codes, True, None)
+        return PendingWork(street_codes, True, None, reasons=never)
     with con:
-        changed = changed_streets(current, warehouse_fingerprints(con), candidates)
-        up_to_date, problem = (None, None) if changed else check_publication(con, settings)
-    return PendingWork(
-        [s for s in changed if s is not UNPLACED], UNPLACED in changed, up_to_date, problem
-    )
+        changes = detect_changes(settings.raw_dir, con, mapping, street_codes=street_codes)
+        up_to_date, problem = (None, None) if changes.changed else check_publication(con, settings)
+    return PendingWork(changes.streets, changes.unplaced, up_to_date, problem, changes.changed)

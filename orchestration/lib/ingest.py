@@ -31,7 +31,7 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1231,7 +1231,7 @@ def _write_held(con, held, years, run_id, mapping_sha256, key_id) -> None:
 UNPLACED = None
 
 #: relative path → (file sha256, mapping sha256, PII key id): what was read, and how
-Fingerprint = dict[str, tuple[str, str | None, str | None]]
+Fingerprint = dict[str, tuple[str | None, str | None, str | None]]
 
 
 def landing_fingerprints(
@@ -1242,13 +1242,17 @@ def landing_fingerprints(
     years: Iterable[int] | None = None,
     streets: Iterable[str | None] | None = None,
     key: bytes | None = None,
+    hash_file: Callable[[Path], str] | None = None,
 ) -> dict[str | None, Fingerprint]:
     """Street → {file: (sha256, mapping sha256, PII key id)} of the landing files as they
-    would be read now (``key``: default ``GONGHUI_PII_KEY``).
+    would be read now (``key``: default ``GONGHUI_PII_KEY``; ``hash_file``: default
+    :func:`sha256_of`).
 
     Files outside any street folder are listed under :data:`UNPLACED` (``None``). Only the
-    streets in ``streets`` are hashed when it is given.
+    streets in ``streets`` are hashed when it is given. Compared with
+    :func:`warehouse_fingerprints` by :func:`orchestration.lib.changes.detect_changes`.
     """
+    hash_file = hash_file or sha256_of
     raw_dir = Path(raw_dir)
     key_id = pii_key_id(key or pii_key(warn=False))
     codes = list(street_codes) if street_codes is not None else load_street_codes()
@@ -1267,7 +1271,7 @@ def landing_fingerprints(
         sha = None
         if problem is None:
             try:
-                sha = sha256_of(path)
+                sha = hash_file(path)
             except OSError:
                 sha = None
         out.setdefault(street, {})[rel] = (sha, mapping.sha256 or None, key_id)
@@ -1309,16 +1313,6 @@ def warehouse_fingerprints(
     for street, rel, sha, mapping_sha, key_id in rows:
         out.setdefault(street, {})[rel] = (sha, mapping_sha, key_id)
     return out
-
-
-def changed_streets(
-    current: dict[str | None, Fingerprint],
-    previous: dict[str | None, Fingerprint],
-    streets: Iterable[str | None],
-) -> list[str | None]:
-    """The streets of ``streets`` whose files were added, changed or removed, or read with
-    another mapping or PII key, since ``previous`` (in the order given)."""
-    return [s for s in streets if current.get(s, {}) != previous.get(s, {})]
 
 
 @dataclass
@@ -1381,10 +1375,9 @@ def ingest(
 ) -> IngestReport:
     """Ingest the files of ``years``/``streets`` (default: all) into ``con``'s raw schema.
 
-    ``skip_unchanged`` compares the SHA-256 of every file of each street in scope (and the
-    mapping's, and the PII key's id) with ``raw.source_files`` of the previous ingestion and
-    re-reads only the streets whose files were added, changed or removed, or were read with
-    another mapping or key; the others keep their rows.
+    ``skip_unchanged`` re-reads only the streets in scope that changed since the previous
+    ingestion (:func:`orchestration.lib.changes.detect_changes`: a file added, changed or
+    removed, or read with another mapping or key); the others keep their rows.
     ``unplaced`` also (re)reports files outside any street folder when ``streets`` is given.
 
     Every file is read in a worker process of ``pool`` (default: a pool of
@@ -1405,19 +1398,23 @@ def ingest(
     include_unplaced = unplaced or scope_streets is None
     unchanged: list[str] = []
     if skip_unchanged:
-        candidates: list[str | None] = list(
-            scope_streets if scope_streets is not None else street_codes
+        from orchestration.lib.changes import detect_changes
+
+        changes = detect_changes(
+            raw_dir,
+            con,
+            mapping,
+            streets=scope_streets if scope_streets is not None else street_codes,
+            unplaced=include_unplaced,
+            years=years,
+            key=key,
+            street_codes=street_codes,
         )
-        if include_unplaced:
-            candidates.append(UNPLACED)
-        current = landing_fingerprints(
-            raw_dir, mapping, street_codes=street_codes, years=years, streets=candidates, key=key
-        )
-        previous = warehouse_fingerprints(con, years=years)
-        changed = changed_streets(current, previous, candidates)
-        unchanged = [s for s in candidates if s not in changed and s is not UNPLACED]
-        include_unplaced = UNPLACED in changed
-        scope_streets = [s for s in changed if s is not UNPLACED]
+        for line in changes.describe():
+            log.info("re-read %s", line)
+        unchanged = changes.unchanged
+        include_unplaced = changes.unplaced
+        scope_streets = changes.streets
     wanted_streets = set(scope_streets) if scope_streets is not None else set(street_codes)
 
     def in_scope(street: str | None) -> bool:

@@ -223,9 +223,9 @@ def _same(a: Any, b: Any) -> bool:
 @cache
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
     if not path.is_file():
-        from orchestration.defs.dbt.resources import ensure_manifest
+        from orchestration.defs.dbt.resources import prepare_dbt_project
 
-        ensure_manifest()
+        prepare_dbt_project()
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -16,9 +16,10 @@ file is unlocked when the outermost holder releases it.
 
 **A damaged working database** (truncated, overwritten, not a DuckDB file) cannot be opened or
 its catalog cannot be read. :func:`recover_damaged_database` (called while holding the lock)
-moves it and its WAL to ``<warehouse>/damaged/gonghui-<timestamp>.duckdb`` and forgets the
-last dbt build, so the run re-ingests every landing file (the landing zone is the source of
-truth) and rebuilds every model. "Locked by another process" is never taken for damage.
+moves it and its WAL to ``<warehouse>/damaged/gonghui-<timestamp>.duckdb``, so the run
+starts from an empty database: it re-ingests every landing file (the landing zone is the
+source of truth) and dbt builds every model whole (an incremental model whose relation does
+not exist is built in full). "Locked by another process" is never taken for damage.
 
 Definition-free (no Dagster import): used by the CLI, the resource, ``defs/runs.py`` and tests.
 """
@@ -44,9 +45,6 @@ LOCK_NAME = ".writer.lock"
 EXIT_BUSY = 75
 #: run tag of a run whose working database was found damaged and moved aside: the new path
 RECOVERED_TAG = "gonghui/recovered_damaged_database"
-#: the dbt build record (``defs/dbt/assets.py`` ``BUILD_STATE_FILE`` in ``dbt-target/``); removed
-#: with a damaged database so the next build is a full refresh
-DBT_BUILD_STATE = Path("dbt-target") / "gonghui_build_state.json"
 #: how long a non-waiting acquisition retries: a probe of :func:`current_holder` holds the lock
 #: for microseconds, and must not make a run starting at that moment fail
 ACQUIRE_GRACE_SECONDS = 2.0
@@ -304,8 +302,8 @@ def database_damage(duckdb_path: Path) -> str | None:
 
 
 def recover_damaged_database(warehouse_dir: Path, duckdb_path: Path) -> Recovery | None:
-    """Move a damaged working database (and its WAL) to ``<warehouse>/damaged/`` and forget
-    the last dbt build; ``None`` when the database is fine or absent.
+    """Move a damaged working database (and its WAL) to ``<warehouse>/damaged/``; ``None``
+    when the database is fine or absent.
 
     Call it only while holding the writer lock of ``warehouse_dir``.
     """
@@ -324,7 +322,6 @@ def recover_damaged_database(warehouse_dir: Path, duckdb_path: Path) -> Recovery
     wal = duckdb_path.with_name(duckdb_path.name + ".wal")
     if wal.exists():
         shutil.move(str(wal), target.with_name(target.name + ".wal"))
-    (Path(warehouse_dir) / DBT_BUILD_STATE).unlink(missing_ok=True)
     return Recovery(reason=reason, moved_to=target)
 
 

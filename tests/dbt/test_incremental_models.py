@@ -1,4 +1,4 @@
-"""The models incremental by street (macros/incremental_by_street.sql) equal a full refresh.
+"""The models incremental by street (macros/street_batch.sql) equal a full refresh.
 
 Build once on ``raw_fixture.build_raw`` plus two streets (longgang: every member row in a
 superseded file, so no row in int_members_deduplicated; pingdi: 2021 and 2022, no excluded
@@ -11,16 +11,20 @@ row). Then change the raw schema the way ingestion does, in one run ``run-2``:
   reported by pinghu, collected later: pinghu's record now counts for nanwan);
 * pingdi's 2022 re-ingested with no file left (its 2021 rows keep the old run id).
 
-A failed incremental run must change nothing; the next ``dbt build`` (incremental) must give
-exactly what a ``--full-refresh`` build gives on the same raw data, in every table of the
-intermediate, marts and audit schemas, while the streets that did not change are not
-recomputed: their member rows carry a probe value written into raw without a new run id
-(which ingestion never does), and the incremental build must not pick it up.
+The incremental builds get the re-ingested streets as Dagster passes them, ``--vars
+'{"streets": [...]}'`` (bantian and pingdi's excluded rows have an EMPTY new batch, which
+delete+insert alone would miss). A failed incremental run must change nothing; the next
+``dbt build`` (incremental) must give exactly what a ``--full-refresh`` build gives on the same
+raw data, in every table of the intermediate, marts and audit schemas, while the streets that
+did not change are not recomputed: their member rows carry a probe value written into raw
+without a new run id (which ingestion never does), and the incremental build must not pick it
+up. A build with an empty street list recomputes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 
@@ -38,6 +42,8 @@ RUN_2 = "run-2"
 PROBE_SHA = "probe"  # _file_sha256 of the unchanged streets' member rows during the build
 DEFAULT_SHA = "0" * 64  # insert_rows' default
 UNCHANGED = ("pinghu", "longgang")
+#: the streets ingestion re-read in run-2 (what Dagster passes as var streets)
+CHANGED = ("buji", "bantian", "nanwan", "pingdi")
 INCREMENTAL = ("int_members_deduplicated", "int_excluded_rows_deduplicated")
 COMPARED_SCHEMAS = ("intermediate", "marts", "audit")
 NO_TESTS = ("--exclude-resource-type", "test")
@@ -175,13 +181,13 @@ def rows(con, table: str, exclude: str = "") -> list[tuple]:
     return sorted(con.execute(f"select {columns} from {table}").fetchall(), key=repr)
 
 
+def streets_vars(streets) -> tuple[str, str]:
+    return ("--vars", json.dumps({"streets": list(streets)}))
+
+
 def snapshot(con, exclude: str = "") -> dict[str, list[tuple]]:
-    """The rows of the incremental models (less column ``exclude``) and of their records."""
-    return {
-        f"intermediate.{m}{s}": rows(con, f"intermediate.{m}{s}", exclude if not s else "")
-        for m in INCREMENTAL
-        for s in ("", "__street_runs")
-    }
+    """The rows of the incremental models (less column ``exclude``)."""
+    return {f"intermediate.{m}": rows(con, f"intermediate.{m}", exclude) for m in INCREMENTAL}
 
 
 def assert_ok(result) -> None:
@@ -203,8 +209,7 @@ def assert_equal_to_full_refresh(con) -> None:
 
     names = [t for (t,) in tables("inc")]
     assert names == [t for (t,) in tables("full_refresh")]
-    records = {f"intermediate.{m}{s}" for m in INCREMENTAL for s in ("", "__street_runs")}
-    assert records <= set(names)
+    assert {f"intermediate.{m}" for m in INCREMENTAL} <= set(names)
     differing = {}
     for name in names:
         n_inc, n_full = (count(f"select count(*) from {db}.{name}") for db in DBS)
@@ -278,22 +283,25 @@ def test_an_incremental_build_equals_a_full_refresh(tmp_path):
         change_raw(con)
         set_probe(con, PROBE_SHA)
         before = snapshot(con)
+        built_by = con.execute("select distinct _run_id from intermediate.int_members_deduplicated")
+        assert built_by.fetchall() == [("test-run",)]  # the first build's rows
         # a failed run: a column the models do not have stops them (on_schema_change='fail')
         # after their pre_hooks deleted the changed streets' rows; nothing may change
         for model in INCREMENTAL:
             con.execute(f"alter table intermediate.{model} add column extra integer")
-    failed = run_dbt(tmp_path, inc_db, "run", "--select", *INCREMENTAL)
+    failed = run_dbt(tmp_path, inc_db, "run", "--select", *INCREMENTAL, *streets_vars(CHANGED))
     assert failed.returncode != 0
     assert "schemas on this incremental model are out of sync" in failed.stdout
     with duckdb.connect(str(inc_db)) as con:
         assert snapshot(con, exclude="extra") == before
-        assert {r[-1] for r in before["intermediate.int_members_deduplicated__street_runs"]} == {
-            "test-run"
-        }
         for model in INCREMENTAL:
             con.execute(f"alter table intermediate.{model} drop column extra")
+    # no street re-ingested (e.g. only the quality gate changed): nothing recomputed
+    assert_ok(run_dbt(tmp_path, inc_db, "run", "--select", *INCREMENTAL, *streets_vars([])))
+    with duckdb.connect(str(inc_db)) as con:
+        assert snapshot(con) == before
 
-    incremental = run_dbt(tmp_path, inc_db, "build")
+    incremental = run_dbt(tmp_path, inc_db, "build", *streets_vars(CHANGED))
     assert_ok(incremental)
     assert "WARN=0" in incremental.stdout
 

@@ -119,6 +119,10 @@ def sequence(tmp_path_factory):
             "snapshots": (after_first, after_second, after_third),
             "published": (published_before, (published.read_bytes(), published.stat().st_mtime_ns)),
             "unchanged_tags": instance.get_run_by_id(unchanged.run_id).tags,
+            "dbt_logs": [
+                [e.user_message for e in instance.all_logs(r.run_id) if "dbt build" in e.message]
+                for r in (first, second)
+            ],
         }
 
 
@@ -180,6 +184,12 @@ def test_a_changed_file_reingests_only_its_street_and_changes_the_mart(sequence)
     assert after["runs"] == {"buji": second.run_id, "pinghu": first.run_id, "pingdi": first.run_id}
     buji = lambda snap: sorted(r["case_no"] for r in snap["cases"] if r["street_code"] == "buji")  # noqa: E731
     assert buji(before) == ["B1", "B2"] and buji(after) == ["B1", "B2", "B3"]
+    # dbt got the re-ingested street as var streets: the incremental models recompute buji only
+    first_logs, second_logs = sequence["dbt_logs"]
+    assert "dbt build --full-refresh: no publication recorded" in first_logs
+    assert "dbt build: incremental models recompute streets: buji" in second_logs
+    [command] = [m for m in second_logs if m.startswith("Running dbt command")]
+    assert ' build --vars {"streets": ["buji"]} ' in command
     key = ("buji", "disputes_mediated")
     assert (before["indicators"][key], after["indicators"][key]) == (2, 3)
     key = ("district", "disputes_recovered_yuan")

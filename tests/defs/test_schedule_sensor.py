@@ -24,7 +24,7 @@ from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.ingest.schedules import nightly_schedule
 from orchestration.defs.ingest.sensors import landing_sensor
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
-from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest import ingest, sha256_of
 from orchestration.lib.mapping import load_mapping
 
 CC = make_credit_code("91440300MA5F00001")
@@ -58,13 +58,13 @@ def setup(landing, tmp_path, monkeypatch):
     return landing, warehouse, mapping
 
 
-def ingest_once(setup) -> None:
-    """Ingest the landing root into the warehouse as a run would (run id ``run-1``)."""
+def ingest_once(setup, run_id: str = "run-1") -> None:
+    """Ingest the landing root into the warehouse as a run would (the changed streets)."""
     landing, warehouse, mapping = setup
     settings = warehouse.settings()
-    settings.warehouse_dir.mkdir(parents=True)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.duckdb_path)) as con:
-        ingest(landing.root, con, load_mapping(mapping), "run-1", key=PII_KEY)
+        ingest(landing.root, con, load_mapping(mapping), run_id, key=PII_KEY, skip_unchanged=True)
 
 
 def tick(instance, warehouse, cursor=None) -> dg.SensorResult | dg.SkipReason:
@@ -168,26 +168,27 @@ def test_first_tick_without_a_warehouse_requests_every_street_with_files(instanc
     assert (tags[START], tags[END]) == ("pinghu", "buji")
     assert tags["gonghui/trigger"] == "landing_sensor"
     assert result.run_requests[0].run_key
-    cursor = json.loads(result.cursor)
-    assert set(cursor["streets"]) == {"pinghu", "bantian", "buji"}
-    assert "files" not in cursor  # a digest per street, not every path
+    # the same changes are requested once, however many ticks see them before the run
+    again = tick(instance, warehouse, result.cursor)
+    assert requested(again) == []
+    assert "already requested for these changes" in again.skip_reason.skip_message
 
 
-def test_the_cursor_is_a_digest_per_street_whatever_the_number_of_files(instance, setup):
+def test_the_cursor_caches_one_hash_per_file_by_size_and_mtime(instance, setup):
     landing, warehouse, _mapping = setup
-    before = tick(instance, warehouse).cursor
-    for n in range(20):
-        landing.csv("buji", f"纠纷_补报{n}.csv", rows(f"X{n}"))
-    after = tick(instance, warehouse, before).cursor
-    assert len(after) == len(before)
-    assert "纠纷" not in after and "\\u" not in after  # no paths, nothing escaped
-    assert set(json.loads(after)["streets"]["buji"]) == {"files", "content"}
+    cursor = json.loads(tick(instance, warehouse).cursor)
+    assert set(cursor["files"]) == {f"2021/{s}/纠纷.csv" for s in ("buji", "pinghu", "bantian")}
+    path = landing.root / "2021" / "buji" / "纠纷.csv"
+    size, mtime, sha = cursor["files"]["2021/buji/纠纷.csv"]
+    assert (size, mtime) == (path.stat().st_size, path.stat().st_mtime_ns)
+    assert sha == sha256_of(path)
 
 
-def test_a_tick_hashes_only_the_files_of_touched_streets(instance, setup, monkeypatch):
+def test_a_tick_hashes_only_the_files_that_were_touched(instance, setup, monkeypatch):
     import orchestration.defs.ingest.sensors as sensors
 
     landing, warehouse, _mapping = setup
+    ingest_once(setup)
     cursor = tick(instance, warehouse).cursor
     hashed = []
     real = sensors.sha256_of
@@ -202,6 +203,7 @@ def test_a_tick_hashes_only_the_files_of_touched_streets(instance, setup, monkey
 
 def test_added_changed_and_removed_files_request_their_streets(instance, setup):
     landing, warehouse, _mapping = setup
+    ingest_once(setup)
     cursor = tick(instance, warehouse).cursor
 
     unchanged = tick(instance, warehouse, cursor)
@@ -216,11 +218,13 @@ def test_added_changed_and_removed_files_request_their_streets(instance, setup):
     [tags] = requested(added)
     assert tags[CHANGED_STREETS_TAG] == "pingdi"
     assert (tags[START], tags[END]) == ("pingdi", "pingdi")
+    ingest_once(setup, "run-2")  # the requested run
 
     landing.csv("buji", "纠纷.csv", rows("B1", "B2"))  # changed content
     changed = tick(instance, warehouse, added.cursor)
     [tags] = requested(changed)
     assert (tags[CHANGED_STREETS_TAG], tags[START], tags[END]) == ("buji", "buji", "buji")
+    ingest_once(setup, "run-3")
 
     (landing.root / "2021" / "pinghu" / "纠纷.csv").unlink()  # removed
     landing.csv("bantian", "纠纷_补报.csv", rows("T2"))  # and another street's file added
@@ -228,41 +232,64 @@ def test_added_changed_and_removed_files_request_their_streets(instance, setup):
     [tags] = requested(removed)
     assert tags[CHANGED_STREETS_TAG] == "pinghu,bantian"
     assert (tags[START], tags[END]) == ("pinghu", "bantian")
-    assert "pinghu" not in json.loads(removed.cursor)["streets"]  # its only file went
+    assert "2021/pinghu/纠纷.csv" not in json.loads(removed.cursor)["files"]
 
     # the same tick evaluated again (a retried tick) gets the same run key: one run
     again = tick(instance, warehouse, changed.cursor)
     assert again.run_requests[0].run_key == removed.run_requests[0].run_key
+    ingest_once(setup, "run-4")
     # a street changing back to an earlier state is a new run
     landing.csv("buji", "纠纷.csv", rows("B1"))
     back = tick(instance, warehouse, removed.cursor)
+    ingest_once(setup, "run-5")
     landing.csv("buji", "纠纷.csv", rows("B1", "B2"))
     forth = tick(instance, warehouse, back.cursor)
     keys = [r.run_requests[0].run_key for r in (changed, back, forth)]
     assert len(set(keys)) == 3
 
 
-def test_a_touched_but_identical_file_requests_nothing(instance, setup):
+def test_a_failed_run_is_not_requested_again_until_the_files_change(instance, setup):
     landing, warehouse, _mapping = setup
+    ingest_once(setup)
+    landing.csv("buji", "纠纷.csv", rows("B1", "B2"))
+    first = tick(instance, warehouse)
+    assert requested(first)
+    # the requested run failed: the warehouse still has the old state
+    assert requested(tick(instance, warehouse, first.cursor)) == []
+    landing.csv("pinghu", "纠纷.csv", rows("P1", "P2"))
+    [tags] = requested(tick(instance, warehouse, first.cursor))
+    assert tags[CHANGED_STREETS_TAG] == "pinghu,buji"  # buji's change is still pending
+
+
+def test_a_touched_but_identical_file_requests_nothing(instance, setup, monkeypatch):
+    import orchestration.defs.ingest.sensors as sensors
+
+    landing, warehouse, _mapping = setup
+    ingest_once(setup)
     cursor = tick(instance, warehouse).cursor
     path = landing.root / "2021" / "buji" / "纠纷.csv"
     os.utime(path, (path.stat().st_atime + 60, path.stat().st_mtime + 60))
+    hashed = []
+    real = sensors.sha256_of
+    monkeypatch.setattr(sensors, "sha256_of", lambda path: hashed.append(path) or real(path))
     result = tick(instance, warehouse, cursor)
     assert requested(result) == []
-    before, after = (json.loads(c)["streets"]["buji"] for c in (cursor, result.cursor))
-    assert after["files"] != before["files"]  # re-hashed once: the listing changed
-    assert after["content"] == before["content"]
+    assert hashed == [path]  # re-hashed once: its mtime changed
+    before, after = (json.loads(c)["files"]["2021/buji/纠纷.csv"] for c in (cursor, result.cursor))
+    assert after[1] != before[1] and after[2] == before[2]
 
 
 def test_an_edited_mapping_requests_every_street_with_files(instance, setup):
     _landing, warehouse, mapping = setup
+    ingest_once(setup)
     cursor = tick(instance, warehouse).cursor
+    assert requested(tick(instance, warehouse, cursor)) == []
     mapping.write_text(mapping.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     [tags] = requested(tick(instance, warehouse, cursor))
     assert tags[CHANGED_STREETS_TAG] == "pinghu,bantian,buji"
 
 
-def test_first_tick_starts_from_what_the_warehouse_last_ingested(instance, setup):
+def test_the_sensor_decides_from_what_the_warehouse_last_ingested(instance, setup):
     landing, warehouse, _mapping = setup
     ingest_once(setup)
     assert requested(tick(instance, warehouse)) == []
@@ -273,6 +300,7 @@ def test_first_tick_starts_from_what_the_warehouse_last_ingested(instance, setup
 
 def test_the_sensor_waits_while_a_run_is_in_progress_and_keeps_its_cursor(instance, setup):
     landing, warehouse, _mapping = setup
+    ingest_once(setup)
     cursor = tick(instance, warehouse).cursor
     landing.csv("buji", "纠纷.csv", rows("B9"))
     run_id = add_run(instance, dg.DagsterRunStatus.STARTED)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -17,6 +18,7 @@ from mappings import CONTRACT_MAPPING
 
 from orchestration.lib.fingerprint import (
     current_fingerprint,
+    dbt_full_refresh_reason,
     dbt_project_sha256,
     pending_work,
     tree_sha256,
@@ -176,22 +178,19 @@ def test_gonghui_run_stops_before_starting_a_run_when_nothing_changed(ingested):
     assert not (settings.published_dir / "decisions").exists()
 
 
-def test_the_dbt_build_rebuilds_from_scratch_when_it_must(tmp_path):
-    from orchestration.defs.dbt.assets import BUILD_STATE_FILE, needs_full_refresh
+def test_the_dbt_build_rebuilds_from_scratch_when_the_project_changed(tmp_path):
+    from orchestration.lib.mapping import PROJECT_ROOT
 
-    db = tmp_path / "gonghui.duckdb"
-    db.write_bytes(b"")
-    target = tmp_path / "dbt-target"
-    assert "no successful build" in needs_full_refresh(target, "sha-1", db)
-    target.mkdir()
-    state = {"dbt_project_sha256": "sha-1", "duckdb_path": str(db)}
-    (target / BUILD_STATE_FILE).write_text(json.dumps(state))
-    assert needs_full_refresh(target, "sha-1", db) is None
-    assert "dbt project changed" in needs_full_refresh(target, "sha-2", db)
-    other = tmp_path / "other.duckdb"
-    assert "not the one last built" in needs_full_refresh(target, "sha-1", other)
-    db.unlink()
-    assert "not the one last built" in needs_full_refresh(target, "sha-1", db)
+    settings = SimpleNamespace(published_dir=tmp_path)
+    assert dbt_full_refresh_reason(settings) == "no publication recorded"
+    current = dbt_project_sha256(PROJECT_ROOT / "dbt_project")
+    manifest = {"run_id": "run-1", "fingerprint": {"dbt_project": current}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert dbt_full_refresh_reason(settings) is None
+    manifest["fingerprint"]["dbt_project"] = "sha-of-an-older-project"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    reason = dbt_full_refresh_reason(settings)
+    assert reason == "the dbt project changed since the publication of run run-1"
 
 
 def test_each_local_edit_of_a_commit_is_its_own_code_version(tmp_path, monkeypatch):

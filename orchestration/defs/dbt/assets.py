@@ -10,17 +10,17 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.defs.dbt.resources import dbt_project, ensure_manifest
+from orchestration.defs.dbt.resources import dbt_project, prepare_dbt_project
+from orchestration.defs.ingest.assets import raw_asset_key
 from orchestration.defs.ingest.resources import WarehouseResource
-from orchestration.lib.fingerprint import dbt_project_sha256
+from orchestration.lib.fingerprint import dbt_full_refresh_reason
 
-ensure_manifest()
+prepare_dbt_project()
 
 
 #: ``ref('x')`` / ``{{ ref('x') }}`` / ``source('a', 'b')`` in a dbt test's arguments
@@ -100,23 +100,25 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-#: what the last successful build was built from, next to its artifacts in the target folder
-BUILD_STATE_FILE = "gonghui_build_state.json"
+def reingested_streets(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The streets the ingest step of this run re-read (``streets_ingested`` of its
+    ``landing/source_files`` materialization), or ``None`` (every street) when this run did
+    not ingest (a dbt-only run from the UI)."""
+    event = context.instance.get_latest_materialization_event(raw_asset_key("source_files"))
+    if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
+        return None
+    streets = event.asset_materialization.metadata.get("streets_ingested")
+    return None if streets is None else [str(s) for s in streets.value]
 
 
-def needs_full_refresh(target_path: Path, project_sha256: str, duckdb_path: Path) -> str | None:
-    """Why the incremental models must be rebuilt from scratch, or ``None``: no successful
-    build recorded for this database, or the dbt project changed since (an incremental
-    model's SQL or a macro it uses may have changed)."""
-    try:
-        state = json.loads((target_path / BUILD_STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "no successful build recorded in this warehouse"
-    if state.get("duckdb_path") != str(duckdb_path) or not duckdb_path.exists():
-        return "the working database is not the one last built"
-    if state.get("dbt_project_sha256") != project_sha256:
-        return "the dbt project changed since the last build"
-    return None
+def dbt_build_args(streets: list[str] | None, full_refresh_reason: str | None = None) -> list[str]:
+    """``dbt build`` with var ``streets`` (the streets the incremental models recompute,
+    ``macros/street_batch.sql``; none: every street), or ``--full-refresh``."""
+    if full_refresh_reason:
+        return ["build", "--full-refresh"]
+    if streets is None:
+        return ["build"]
+    return ["build", "--vars", json.dumps({"streets": streets}, ensure_ascii=False)]
 
 
 @dbt_assets(
@@ -132,36 +134,29 @@ def warehouse_models(
 ):
     """``dbt build``: seeds, models and tests of the selected lineage, in DAG order.
 
+    The incremental models (delete+insert by street) recompute the streets this run's
+    ingest step re-read, passed as ``--vars '{"streets": [...]}'``; a first build into a
+    database builds them whole (their relation does not exist). ``--full-refresh`` when
+    asked, or when the dbt project differs from the one of the last publication
+    (:func:`orchestration.lib.fingerprint.dbt_full_refresh_reason`).
+
     The dbt artifacts go to ``<warehouse>/dbt-target/`` — one folder per working database,
     reused by every run, so dbt's partial parsing carries over between runs and the project's
-    own ``target/`` does not grow a folder per run. Incremental models are rebuilt from
-    scratch when asked, on the first build into a database and after any change of the dbt
-    project.
+    own ``target/`` does not grow a folder per run.
     """
     settings = warehouse.settings()
     os.environ["GONGHUI_DUCKDB_PATH"] = str(settings.duckdb_path)
     target_path = settings.warehouse_dir / "dbt-target"
-    project_sha256 = dbt_project_sha256(Path(dbt_project.project_dir))
-    reason = (
-        "asked (--full-refresh)"
-        if config.full_refresh
-        else needs_full_refresh(target_path, project_sha256, settings.duckdb_path)
-    )
-    args = ["build"]
+    reason = "asked (--full-refresh)" if config.full_refresh else dbt_full_refresh_reason(settings)
+    streets = reingested_streets(context)
     if reason:
         context.log.info(f"dbt build --full-refresh: {reason}")
-        args.append("--full-refresh")
-    (target_path / BUILD_STATE_FILE).unlink(missing_ok=True)
-    invocation = dbt.cli(args, context=context, target_path=target_path)
-    yield from invocation.stream()
-    if invocation.is_successful():
-        state = {
-            "dbt_project_sha256": project_sha256,
-            "duckdb_path": str(settings.duckdb_path),
-            "run_id": context.run.run_id,
-            "full_refresh": bool(reason),
-        }
-        (target_path / BUILD_STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+    else:
+        shown = "every street" if streets is None else ", ".join(streets) or "none"
+        context.log.info(f"dbt build: incremental models recompute streets: {shown}")
+    yield from dbt.cli(
+        dbt_build_args(streets, reason), context=context, target_path=target_path
+    ).stream()
 
 
 def mart_model_names() -> list[str]:

@@ -1,7 +1,9 @@
 """The nightly run: the same job as ``gonghui run``, at 02:00 Shanghai time.
 
-Before requesting a run it compares the landing files (SHA-256) with what was ingested and the
-inputs fingerprint with the last publication's: when nothing changed the tick is skipped with
+Before requesting a run it compares the landing files (SHA-256) with what was ingested — the
+change detector :func:`orchestration.lib.changes.detect_changes`, through
+:func:`orchestration.lib.fingerprint.pending_work` — and the inputs fingerprint with the last
+publication's: when nothing changed the tick is skipped with
 the reason; otherwise one run covers the range of changed streets (ingestion re-reads only
 those), then dbt (incremental models), the gate and publication.
 """
@@ -43,6 +45,8 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext, warehouse: Warehouse
             f"({manifest.get('published_at')}): same landing files, mapping, dbt project, "
             "quality gate and code; the published mart stays in place"
         )
+    for street, why in work.reasons.items():
+        context.log.info(f"{street or 'outside street folders'}: {why}")
     streets = work.changed_streets if work.changed_streets and not work.unplaced_changed else None
     scheduled = context.scheduled_execution_time
     return dg.RunRequest(

@@ -1,22 +1,24 @@
 """The landing sensor: a run for the streets whose files were added, changed or removed.
 
-Every tick lists the landing root and fingerprints each street's files by content: one digest
-of the street's (path, SHA-256) pairs. The cursor, kept in the Dagster instance, is compact —
-per street that content digest and a digest of its files' (path, size, mtime_ns), plus the
-mapping's hash as of the last requested run: a street whose listing digest is unchanged keeps
-its content digest without reading a byte, so a tick hashes only the files of streets where a
-file was added, removed or touched. On its first tick (or with a cursor of an older layout)
-the sensor starts from what the warehouse last ingested (``raw.source_files``).
+Every tick asks the change detector (:func:`orchestration.lib.changes.detect_changes`, the
+one ingestion, ``gonghui run`` and the nightly schedule use) which streets' landing files
+differ from what the warehouse last ingested (``raw.source_files``: content hashes, mapping,
+PII key), and why. The cursor, kept in the Dagster instance, only saves work: per landing
+file its size, mtime_ns and SHA-256 (a file whose size and mtime are unchanged is not read
+again, so a tick hashes only the files that were touched), and the signature of the changes
+of the last requested run.
 
 A change requests ONE run of ``gonghui_job`` whose street range covers the changed streets
-(ingestion skips the unchanged ones in between by hash). An edited mapping counts as a change
-of every street that has files. While a run is in progress the sensor waits (cursor kept), as
-the working database has one writer. If a requested run fails, the nightly run (every street,
-hash-skipped) catches the changes up.
+(ingestion skips the unchanged ones in between by hash). The same changes are requested once:
+while the requested run is in progress the sensor waits (the working database has one
+writer); if it failed, the changes stay and the nightly run (every street) catches them up,
+or the next change of the landing root requests them again. Files outside any street folder
+are not watched (the nightly run reports them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -32,97 +34,59 @@ from orchestration.defs.ingest.partitions import (
 from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.jobs import gonghui_job
 from orchestration.defs.runs import in_progress_runs
-from orchestration.lib.ingest import (
-    discover,
-    locate,
-    sha256_of,
-    warehouse_fingerprints,
-)
+from orchestration.lib.changes import Changes, detect_changes
+from orchestration.lib.ingest import sha256_of
 from orchestration.lib.mapping import MappingError, load_mapping
 
 LANDING_SENSOR_NAME = "landing_files_sensor"
-CURSOR_VERSION = 2
-
-#: street → {"files": digest of (path, size, mtime_ns), "content": digest of (path, sha256)}
-StreetState = dict
+CURSOR_VERSION = 3
 
 
-def _digest(lines: list[str]) -> str:
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
-def _load_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
+def _load_cursor(cursor: str | None) -> dict[str, Any]:
+    """The cursor's document; an empty one when missing or of an older layout."""
     try:
-        doc = json.loads(cursor)
+        doc = json.loads(cursor) if cursor else None
     except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and doc.get("v") == CURSOR_VERSION else None
+        doc = None
+    if not isinstance(doc, dict) or doc.get("v") != CURSOR_VERSION:
+        return {"v": CURSOR_VERSION, "files": {}, "requested": None, "requests": 0}
+    return doc
 
 
-def _content_hash(path: Path) -> str:
-    """The file's sha256, or a marker when it cannot be read (ingestion reports it; the
-    street's digest changes again once it is readable, so a later tick retries)."""
-    try:
-        return sha256_of(path)
-    except OSError:
-        return "unreadable"
+class HashCache:
+    """SHA-256 of landing files, reused while a file's (size, mtime_ns) is unchanged.
 
-
-def scan_landing(raw_dir: Path, known: dict[str, StreetState]) -> dict[str, StreetState]:
-    """Street → its state (listing and content digests) for every street with files.
-
-    A street whose files' (path, size, mtime_ns) digest equals ``known``'s keeps its content
-    digest; the others' files are hashed. Files outside any street folder are not watched.
+    ``known``: relative path → [size, mtime_ns, sha256] of the previous tick; :attr:`seen`
+    holds the same for the files of this tick (the next cursor).
     """
-    listing: dict[str, list[tuple[str, Path, int, int]]] = {}
-    for path in discover(raw_dir):
-        _year, street = locate(path, raw_dir, STREET_CODES)
-        if street is None:
-            continue
-        try:
-            stat = path.stat()
-            size, mtime = stat.st_size, stat.st_mtime_ns
-        except OSError:  # gone or unreadable since the listing: ingestion reports it
-            size, mtime = -1, -1
-        rel = path.relative_to(raw_dir).as_posix()
-        listing.setdefault(street, []).append((rel, path, size, mtime))
-    out: dict[str, StreetState] = {}
-    for street, files in listing.items():
-        files.sort()
-        stat_digest = _digest([f"{rel}\t{size}\t{mtime}" for rel, _p, size, mtime in files])
-        before = known.get(street) or {}
-        if before.get("files") == stat_digest and before.get("content"):
-            out[street] = before
+
+    def __init__(self, raw_dir: Path, known: dict[str, list]):
+        self.raw_dir, self.known = raw_dir, known
+        self.seen: dict[str, list] = {}
+
+    def __call__(self, path: Path) -> str:
+        stat = path.stat()  # OSError: the detector records the file as unreadable
+        rel = path.relative_to(self.raw_dir).as_posix()
+        before = self.known.get(rel)
+        if before and before[:2] == [stat.st_size, stat.st_mtime_ns]:
+            sha = before[2]
         else:
-            content = _digest([f"{rel}\t{_content_hash(path)}" for rel, path, _s, _m in files])
-            out[street] = {"files": stat_digest, "content": content}
-    return out
+            sha = sha256_of(path)
+        self.seen[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+        return sha
 
 
-def street_fingerprints(states: dict[str, StreetState]) -> dict[str, str]:
-    """Street → the content digest of its files (comparable with the warehouse's)."""
-    return {street: state["content"] for street, state in states.items()}
-
-
-def _warehouse_baseline(warehouse: WarehouseResource) -> tuple[dict[str, str], str | None]:
-    """Street fingerprints and mapping hash as last ingested (empty when never ingested)."""
-    path = warehouse.settings().duckdb_path
-    if not path.exists():
-        return {}, None
-    with warehouse.connect(read_only=True) as con:
-        previous = warehouse_fingerprints(con)
-    streets: dict[str, str] = {}
-    mapping_shas = set()
-    for street, files in previous.items():
-        if street is None:
-            continue
-        streets[street] = _digest(
-            [f"{rel}\t{sha}" for rel, (sha, *_read_with) in sorted(files.items())]
+def signature(changes: Changes) -> str:
+    """A digest of the changes (per changed street: its landing and warehouse fingerprints)."""
+    parts = [
+        (
+            street,
+            sorted(changes.current.get(street, {}).items()),
+            sorted(changes.previous.get(street, {}).items()),
         )
-        mapping_shas |= {mapping_sha for _sha, mapping_sha, _key_id in files.values()}
-    return streets, (mapping_shas.pop() if len(mapping_shas) == 1 else None)
+        for street in changes.changed
+    ]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
 def _instance(context: dg.SensorEvaluationContext) -> dg.DagsterInstance | None:
@@ -138,7 +102,7 @@ def _instance(context: dg.SensorEvaluationContext) -> dg.DagsterInstance | None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a run for the streets whose landing files were added, changed or "
-    "removed (by content hash) since the last requested run.",
+    "removed (by content hash) since they were ingested.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
@@ -149,48 +113,53 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         return dg.SkipReason(f"run {running[0]} is in progress; checking again after it")
 
     state = _load_cursor(context.cursor)
-    if state is None:
-        try:
-            previous, previous_mapping = _warehouse_baseline(warehouse)
-        except Exception as exc:  # e.g. the database is locked by a writer outside Dagster
-            return dg.SkipReason(f"cannot read the last ingestion state: {exc}")
-        known: dict[str, StreetState] = {}
-    else:
-        known = state["streets"]
-        previous, previous_mapping = street_fingerprints(known), state.get("mapping")
-    requests = int(state.get("requests", 0)) if state else 0
-
-    states = scan_landing(settings.raw_dir, known)
-    current = street_fingerprints(states)
     try:
-        mapping_sha = load_mapping(settings.mapping_path).sha256
+        mapping = load_mapping(settings.mapping_path)
     except MappingError as exc:
         return dg.SkipReason(f"the mapping is invalid, no run requested: {exc}")
-    changed = [s for s in STREET_CODES if current.get(s) != previous.get(s)]
-    reason = "files added, changed or removed"
-    if mapping_sha != previous_mapping and (state is not None or previous):
-        changed = [s for s in STREET_CODES if s in current or s in previous]
-        reason = "the mapping changed"
+    hashes = HashCache(settings.raw_dir, state["files"])
+    try:
+        with contextlib.ExitStack() as stack:
+            con = (
+                stack.enter_context(warehouse.connect(read_only=True))
+                if settings.duckdb_path.exists()
+                else None  # nothing ingested yet: every street with files changed
+            )
+            changes = detect_changes(
+                settings.raw_dir, con, mapping, streets=STREET_CODES, unplaced=False,
+                street_codes=STREET_CODES, hash_file=hashes,
+            )  # fmt: skip
+    except Exception as exc:  # e.g. the database is locked by a writer outside Dagster
+        return dg.SkipReason(f"cannot read the last ingestion state: {exc}")
+    requests = int(state.get("requests", 0))
+    changed = changes.streets
 
-    def cursor(requests: int) -> str:
+    def cursor(requested: str | None, requests: int) -> str:
         doc = {
             "v": CURSOR_VERSION,
-            "mapping": mapping_sha,
+            "files": hashes.seen,
+            "requested": requested,
             "requests": requests,
-            "streets": states,
         }
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
     if not changed:
-        return dg.SensorResult(skip_reason="no landing file changed", cursor=cursor(requests))
+        return dg.SensorResult(skip_reason="no landing file changed", cursor=cursor(None, requests))
+    digest = signature(changes)
+    if digest == state.get("requested"):
+        return dg.SensorResult(
+            skip_reason=(
+                f"a run was already requested for these changes ({', '.join(changed)}); "
+                "if it failed, the nightly run or the next change of the landing files "
+                "requests them again"
+            ),
+            cursor=cursor(digest, requests),
+        )
     # the same tick evaluated again (a retried tick) gives the same key, so one run; a street
     # that changes back to an earlier state later gets a new key (the request count moved on)
-    run_key = hashlib.sha256(
-        json.dumps(
-            [requests, mapping_sha, [(s, previous.get(s), current.get(s)) for s in changed]]
-        ).encode()
-    ).hexdigest()[:32]
-    context.log.info(f"{reason}: {', '.join(changed)}")
+    run_key = hashlib.sha256(json.dumps([requests, digest]).encode()).hexdigest()[:32]
+    for line in changes.describe():
+        context.log.info(line)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -202,5 +171,5 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
                 },
             )
         ],
-        cursor=cursor(requests + 1),
+        cursor=cursor(digest, requests + 1),
     )

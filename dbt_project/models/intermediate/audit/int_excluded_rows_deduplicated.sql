@@ -5,21 +5,20 @@
 --   duplicate_key       another row with the same natural key in the same (year, street)
 --                       comes from a later period (or wins the deterministic tie-break).
 -- Everything here is within one street, so the model is incremental by street
--- (macros/incremental_by_street.sql): only the streets whose ingestion runs changed are
--- recomputed; a change of this SQL needs --full-refresh.
+-- (macros/street_batch.sql): only the streets of var streets are recomputed
+-- (delete+insert on street_code).
 {#- (report kind, staging model, natural key columns) of every kind: var report_kinds -#}
 {%- set kinds = [] %}
 {%- for kind in var('report_kinds') %}
     {%- set spec = var('report_kinds')[kind] %}
     {%- do kinds.append((kind, 'stg_landing__' ~ spec['stem'], spec['key'])) %}
 {%- endfor %}
-{%- set upstream = kinds | map(attribute=1) | list %}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy='delete+insert',
+    unique_key='street_code',
     on_schema_change='fail',
-    pre_hook=incremental_by_street_pre_hooks(upstream),
-    post_hook=incremental_by_street_post_hooks(upstream),
+    pre_hook="{{ delete_selected_streets() }}",
 ) }}
 
 with
@@ -52,7 +51,7 @@ with
             ) as dedup_rank
         from {{ ref(model) }} as {{ kind }}
         {% if is_incremental() %}
-            where {{ street_not_recorded(kind ~ '.street_code') }}
+            where {{ in_selected_streets('street_code') }}
         {% endif %}
 
     ),
