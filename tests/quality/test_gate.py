@@ -203,8 +203,6 @@ def test_a_mart_whose_streets_do_not_add_up_to_the_district_blocks(baseline, tmp
         "marts/annual_indicators",
         test,
     )
-    reason = next(r for r in run.decision["reasons"] if r["check"] == test)
-    assert "street values sum to the district" in reason["rule"], reason
 
 
 def test_a_table_whose_rows_halve_on_the_previous_year_blocks(baseline, tmp_path, monkeypatch):
