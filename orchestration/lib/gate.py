@@ -442,6 +442,7 @@ def run_suites(
 
     context = gx_context(warehouse_dir)  # imports great_expectations: slow, only here
     datasource = context.data_sources.add_pandas(DATASOURCE)
+    _add_suites(context, config)
     reference = reference_parameters(mapping)
     outcomes: dict[str, SuiteOutcome] = {}
     identifiers = {}
@@ -537,20 +538,30 @@ def gx_context(warehouse_dir: Path):
     return gx.get_context(project_config=project_config, mode="ephemeral")
 
 
-def _checkpoint(context, datasource, suite: SuiteConfig):
-    """The GX suite, validation definition and checkpoint of one gate.yml entry."""
+def _add_suites(context, config: GateConfig) -> None:
+    """Every suite of gate.yml into the context's (in-memory) expectations store — those this
+    run validates and the others: a Data Docs build keeps the pages of the suites its store
+    knows, which the validation pages of earlier runs link to."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
+    for suite in config.suites.values():
+        gx_suite = gx.ExpectationSuite(name=suite.name)
+        for expectation in suite.expectations:
+            gx_suite.add_expectation_configuration(ExpectationConfiguration(**expectation))
+        context.suites.add(gx_suite)
+
+
+def _checkpoint(context, datasource, suite: SuiteConfig):
+    """The GX validation definition and checkpoint of one gate.yml entry."""
+    import great_expectations as gx
+
     batch = datasource.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
         suite.name
     )
-    gx_suite = gx.ExpectationSuite(name=suite.name)
-    for expectation in suite.expectations:
-        gx_suite.add_expectation_configuration(ExpectationConfiguration(**expectation))
-    gx_suite = context.suites.add(gx_suite)
+    gx_suite = context.suites.get(suite.name)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
     )
