@@ -1,6 +1,9 @@
 -- For ratio indicators: the district numerator and denominator are the sums over the
 -- streets (never an average of street rates), and every value (street and district)
 -- is round(100 * numerator / denominator, 1), NULL when the denominator is 0.
+-- a Dagster asset check (blocking) on annual_indicators (dagster-dbt attaches a singular
+-- test that refs several models to the model named here)
+{{ config(meta={'dagster': {'ref': {'name': 'annual_indicators'}}}) }}
 with
 
 indicators as (

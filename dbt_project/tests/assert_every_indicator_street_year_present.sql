@@ -1,6 +1,9 @@
 -- annual_indicators holds exactly one row for every indicator of the seed x every
 -- street + district x every year present in raw.source_files, and no other row; and no
 -- computed indicator row falls outside that spine (it would be silently dropped).
+-- a Dagster asset check (blocking) on annual_indicators (dagster-dbt attaches a singular
+-- test that refs several models to the model named here)
+{{ config(meta={'dagster': {'ref': {'name': 'annual_indicators'}}}) }}
 with
 
 indicators as (

@@ -1,5 +1,8 @@
 -- Every loaded row either survives de-duplication or is listed in
 -- int_excluded_rows_unioned as superseded_file / duplicate_key, per report kind.
+-- a Dagster asset check (blocking) on int_excluded_rows_unioned (dagster-dbt attaches a singular
+-- test that refs several models to the model named here)
+{{ config(meta={'dagster': {'ref': {'name': 'int_excluded_rows_unioned'}}}) }}
 {%- set kinds = [
     ('enterprise_register', 'stg_landing__enterprises', 'int_enterprises_deduplicated'),
     ('member_roster', 'stg_landing__members', 'int_members_deduplicated'),

@@ -1,5 +1,8 @@
 -- For indicators with additive = true, the district value (and numerator) must equal
 -- the sum over the streets (dim_street), for every year. Returns the offending rows.
+-- a Dagster asset check (blocking) on annual_indicators (dagster-dbt attaches a singular
+-- test that refs several models to the model named here)
+{{ config(meta={'dagster': {'ref': {'name': 'annual_indicators'}}}) }}
 with
 
 indicators as (

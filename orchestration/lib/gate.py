@@ -1,14 +1,17 @@
 """The quality gate: a thin bridge from the working DuckDB database to Great Expectations 1.x.
 
-``expectations/`` is a GX file data context (suites, validation definitions, checkpoints) plus
-``gate.yml`` (per suite: the asset it checks, the query whose result it validates, thresholds
-and severity). :func:`load_gate_config` reads ``gate.yml`` (cheap, no GX import) when the
-Dagster definitions load; :func:`run_suites` runs the checkpoints — it is the only place that
+``expectations/gate.yml`` is the whole definition of every suite: the asset it checks, the
+query whose result it validates, its expectations, thresholds and severity.
+:func:`load_gate_config` reads it (cheap, no GX import) when the Dagster definitions load;
+:func:`run_suites` builds the GX 1.x objects from it (``gx.ExpectationSuite``,
+``gx.ValidationDefinition``, ``gx.Checkpoint`` in an ephemeral data context whose validation
+results and Data Docs are files under the warehouse) and runs them — it is the only place that
 imports ``great_expectations``, which is slow to import.
 
-GX on DuckDB through SQLAlchemy does not resolve its metrics, so every suite validates a pandas
-DataFrame: the result of its ``query`` over the working database. Cross-table invariants (the
-street sums of the mart, completeness of the submissions) are such queries too.
+What a suite validates is small: an aggregate DuckDB computes over the working database (the
+submissions per street and kind, the control totals, the quarantine counts, the rows per year
+of each table), handed to GX as a pandas DataFrame. The large tables never leave DuckDB; their
+row- and column-level checks are dbt tests (see the mapping in ``gate.yml``).
 
 Severity: a suite fails when one of its *critical* expectations fails; ``severity`` in
 ``gate.yml`` says whether that blocks publication (``block``) or is reported (``warn``).
@@ -52,7 +55,15 @@ class SuiteConfig:
     query: str
     description: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
-    row_count_ratio: str | None = None
+    #: GX expectation configurations: ``type``, ``kwargs`` (``$name`` → ``{"$PARAMETER": name}``),
+    #: ``description``, ``severity``
+    expectations: tuple[dict[str, Any], ...] = ()
+    #: columns identifying a failing row (GX ``unexpected_index_column_names``)
+    index_columns: tuple[str, ...] = ()
+    #: failing rows GX reports per expectation (``partial_unexpected_count``)
+    findings_shown: int = 20
+    #: instead of a query: table → report kind whose rows per year are compared year on year
+    row_counts: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def blocking(self) -> bool:
@@ -89,20 +100,61 @@ def load_gate_config(root: Path | None = None) -> GateConfig:
         asset = entry.get("asset")
         if not asset or not isinstance(asset, list):
             raise GateConfigError(f"{path}: checks.{name}.asset must be a list, e.g. [marts, x]")
-        if not entry.get("query"):
-            raise GateConfigError(f"{path}: checks.{name}.query is missing")
-        if not (root / "expectations" / f"{name}.json").is_file():
-            raise GateConfigError(f"{path}: checks.{name} has no suite expectations/{name}.json")
+        row_counts = entry.get("row_counts") or {}
+        if not entry.get("query") and not row_counts:
+            raise GateConfigError(f"{path}: checks.{name} needs a query or row_counts")
+        if not isinstance(row_counts, dict) or not all("." in str(t) for t in row_counts):
+            raise GateConfigError(
+                f"{path}: checks.{name}.row_counts must map schema.table to a report kind"
+            )
         suites[name] = SuiteConfig(
             name=name,
             asset=tuple(str(a) for a in asset),
             severity=severity,
-            query=entry["query"],
+            query=entry.get("query") or "",
             description=" ".join(str(entry.get("description", "")).split()),
             parameters={**(defaults.get("parameters") or {}), **(entry.get("parameters") or {})},
-            row_count_ratio=entry.get("row_count_ratio"),
+            expectations=_expectations(path, name, entry.get("expectations")),
+            index_columns=tuple(str(c) for c in entry.get("index_columns") or ()),
+            findings_shown=int(entry.get("findings_shown", 20)),
+            row_counts={str(t): k for t, k in row_counts.items()},
         )
     return GateConfig(root=root, suites=suites)
+
+
+_EXPECTATION_KEYS = ("type", "description", "severity")
+
+
+def _parameter(value: Any) -> Any:
+    """``"$name"`` in gate.yml → GX's ``{"$PARAMETER": "name"}``."""
+    if isinstance(value, str) and re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", value):
+        return {"$PARAMETER": value[1:]}
+    return value
+
+
+def _expectations(path: Path, name: str, entries: Any) -> tuple[dict[str, Any], ...]:
+    """The ``expectations`` of a gate.yml entry as GX expectation configurations."""
+    if not entries or not isinstance(entries, list):
+        raise GateConfigError(f"{path}: checks.{name}.expectations must be a non-empty list")
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: checks.{name}.expectations[{i}]"
+        if not isinstance(entry, dict) or not str(entry.get("type", "")).startswith("expect_"):
+            raise GateConfigError(f"{where}: needs a type, e.g. expect_column_values_to_be_between")
+        severity = entry.get("severity", "critical")
+        if severity not in ("critical", "warning", "info"):
+            raise GateConfigError(f"{where}: severity must be critical, warning or info")
+        out.append(
+            {
+                "type": entry["type"],
+                "description": " ".join(str(entry.get("description", "")).split()) or None,
+                "severity": severity,
+                "kwargs": {
+                    k: _parameter(v) for k, v in entry.items() if k not in _EXPECTATION_KEYS
+                },
+            }
+        )
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------- outcomes
@@ -218,8 +270,46 @@ def _query_parameters(query: str, params: dict[str, Any]) -> dict[str, Any]:
     return {n: params[n] for n in names}
 
 
-def _row_count_ratios(con, table: str, published: bool) -> dict[int, float | None]:
-    """Rows per year of ``table`` / rows of the previous year as published (else as built)."""
+def _row_counts_frame(con, tables: dict[str, str | None], published: bool):
+    """Rows per (table, year) counted in DuckDB, with the previous year's rows (as published,
+    else as built) and their ratio: a few rows per table, whatever the table's size."""
+    import pandas as pd
+
+    rows = []
+    for table, kind in tables.items():
+        current, previous, ratios = _row_count_ratios(con, table, published)
+        for year in sorted(ratios):
+            reference = previous.get(year - 1, current.get(year - 1))
+            rows.append(
+                {
+                    "table_name": table,
+                    "report_kind": kind,
+                    "year": year,
+                    "rows": current[year],
+                    "previous_year_rows": reference,
+                    "row_count_ratio": ratios[year],
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "table_name",
+            "report_kind",
+            "year",
+            "rows",
+            "previous_year_rows",
+            "row_count_ratio",
+        ],
+    )
+    frame["row_count_ratio"] = frame["row_count_ratio"].astype("float64")
+    return frame
+
+
+def _row_count_ratios(
+    con, table: str, published: bool
+) -> tuple[dict[int, int], dict[int, int], dict[int, float | None]]:
+    """Rows per year of ``table``, of the published table, and the ratio of each year's rows
+    to the previous year's as published (else as built)."""
     schema, name = table.split(".", 1)
     current = dict(con.execute(f"select year, count(*) from {table} group by 1").fetchall())
     previous: dict[int, int] = {}
@@ -242,7 +332,7 @@ def _row_count_ratios(con, table: str, published: bool) -> dict[int, float | Non
             continue
         reference = previous.get(year - 1, current.get(year - 1))
         ratios[year] = round(rows / reference, 4) if reference else None
-    return ratios
+    return current, previous, ratios
 
 
 def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], list[Finding]]:
@@ -351,12 +441,11 @@ def run_suites(
     import duckdb
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    os.environ["GONGHUI_GX_VALIDATIONS_DIR"] = str(warehouse_dir / "gx" / "validations")
-    os.environ["GONGHUI_DATA_DOCS_DIR"] = str(data_docs_dir(warehouse_dir))
-    import great_expectations as gx  # slow import: only here, never at module import time
     import pandas as pd
 
-    context = gx.get_context(mode="file", context_root_dir=str(config.root))
+    context = gx_context(warehouse_dir)  # imports great_expectations: slow, only here
+    datasource = context.data_sources.add_pandas(DATASOURCE)
+    _add_suites(context, config)
     reference = reference_parameters(mapping)
     outcomes: dict[str, SuiteOutcome] = {}
     identifiers = {}
@@ -370,11 +459,11 @@ def run_suites(
             started = time.perf_counter()
             suite = config.suites[name]
             params = {**reference, **suite.parameters}
-            frame = query_frame(con, suite.query, _query_parameters(suite.query, params))
-            if suite.row_count_ratio:
-                ratios = _row_count_ratios(con, suite.row_count_ratio, has_published)
-                frame["row_count_ratio"] = frame["year"].map(ratios).astype("float64")
-            checkpoint = context.checkpoints.get(name)
+            if suite.row_counts:
+                frame = _row_counts_frame(con, suite.row_counts, has_published)
+            else:
+                frame = query_frame(con, suite.query, _query_parameters(suite.query, params))
+            checkpoint = _checkpoint(context, datasource, suite)
             result = checkpoint.run(
                 batch_parameters={"dataframe": frame}, expectation_parameters=params
             )
@@ -400,6 +489,96 @@ def run_suites(
             )
             outcomes[name].data_docs = urls[0]["site_url"] if urls else None
     return outcomes
+
+
+#: the GX data source every suite's DataFrame is a batch of
+DATASOURCE = "gonghui_warehouse"
+#: fixed, so the Data Docs of every run belong to one site
+DATA_CONTEXT_ID = "d63cba55-7fa4-475d-b6c7-4048eb20f923"
+
+
+def gx_context(warehouse_dir: Path):
+    """An ephemeral GX data context whose validation results (``gx/validations/``) and Data
+    Docs (``data_docs/``) are files of the warehouse, kept across runs; the suites, validation
+    definitions and checkpoints are built from ``gate.yml`` in memory by every run."""
+    import uuid
+
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+
+    def files(folder: Path) -> dict[str, str]:
+        return {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)}
+
+    memory = {"class_name": "InMemoryStoreBackend"}
+    project_config = DataContextConfig(
+        stores={
+            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": memory},
+            "validation_results_store": {
+                "class_name": "ValidationResultsStore",
+                "store_backend": files(warehouse_dir / "gx" / "validations"),
+            },
+            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": memory},
+            "validation_definition_store": {
+                "class_name": "ValidationDefinitionStore",
+                "store_backend": memory,
+            },
+        },
+        expectations_store_name="expectations_store",
+        validation_results_store_name="validation_results_store",
+        checkpoint_store_name="checkpoint_store",
+        data_docs_sites={
+            DATA_DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": files(data_docs_dir(warehouse_dir)),
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+        analytics_enabled=False,
+        data_context_id=uuid.UUID(DATA_CONTEXT_ID),
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(project_config=project_config, mode="ephemeral")
+
+
+def _add_suites(context, config: GateConfig) -> None:
+    """Every suite of gate.yml into the context's (in-memory) expectations store — those this
+    run validates and the others: a Data Docs build keeps the pages of the suites its store
+    knows, which the validation pages of earlier runs link to."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    for suite in config.suites.values():
+        gx_suite = gx.ExpectationSuite(name=suite.name)
+        for expectation in suite.expectations:
+            gx_suite.add_expectation_configuration(ExpectationConfiguration(**expectation))
+        context.suites.add(gx_suite)
+
+
+def _checkpoint(context, datasource, suite: SuiteConfig):
+    """The GX validation definition and checkpoint of one gate.yml entry."""
+    import great_expectations as gx
+
+    batch = datasource.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
+        suite.name
+    )
+    gx_suite = context.suites.get(suite.name)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+    )
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            result_format={
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": suite.findings_shown,
+                "unexpected_index_column_names": list(suite.index_columns),
+            },
+        )
+    )
 
 
 def _record_gate_verdict(context, identifier, validation, passed: bool) -> None:

@@ -9,6 +9,7 @@ yuan sums and a year present only in raw.source_files (all zeros).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from decimal import Decimal
@@ -260,3 +261,58 @@ def test_a_null_in_a_checked_column_fails_its_model_test_naming_the_column(built
     rows = failing.execute(compiled.read_text(encoding="utf-8")).fetchall()
     failing.close()
     assert rows == [("accepted_on", 1)]
+
+
+# ------------------------------------------------ checks moved from Great Expectations to dbt
+
+
+def test_a_mart_broken_in_the_ways_the_gate_suites_used_to_catch_fails_its_dbt_tests(
+    built, tmp_path
+):
+    """The row- and column-level checks that lived in the GE suites ``gate_fct_*``,
+    ``gate_dim_*`` and ``gate_annual_indicators`` (see the mapping in expectations/gate.yml)
+    are dbt tests now: each corruption below fails the dbt test that replaced its suite."""
+    con, _ = built
+    db_path = tmp_path / "broken.duckdb"
+    shutil.copy(con.execute("pragma database_list").fetchall()[0][2], db_path)
+    with duckdb.connect(str(db_path)) as copy:
+        # a district row that is not the sum of its streets (gate_annual_indicators)
+        copy.execute(
+            "update marts.annual_indicators set value = value + 1, numerator = numerator + 1 "
+            "where street_code = 'pinghu' and indicator_code = 'disputes_mediated'"
+        )
+        # a case accepted outside its reporting year (gate_fct_dispute_cases)
+        copy.execute(
+            "update marts.fct_dispute_cases set accepted_on = date '2019-06-30' "
+            "where street_code = 'buji' and case_no = 'C1'"
+        )
+        # a union founded after the reporting year (gate_fct_enterprise_unions)
+        copy.execute(
+            "update marts.fct_enterprise_unions set union_founded_on = date '2030-01-01' "
+            "where has_union"
+        )
+        # a negative employee count (gate_dim_enterprise)
+        copy.execute("update marts.dim_enterprise set latest_employee_count = -1")
+        # a member who joined after the reporting year (gate_fct_members)
+        copy.execute("update marts.fct_members set joined_on = date '2030-01-01'")
+    result = run_dbt(
+        tmp_path,
+        db_path,
+        "test",
+        "--select",
+        "annual_indicators fct_dispute_cases fct_enterprise_unions dim_enterprise fct_members",
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    failed = set(re.findall(r"Failure in test (\S+)", result.stdout))
+    # the test that must fail for each corruption (dbt names a generic test by its arguments)
+    expected = {
+        "assert_street_values_sum_to_district",
+        "expression_is_true_fct_dispute_cases_recovered_amount_0_and_workers_involved_0_and_year",
+        "expression_is_true_fct_enterprise_unions_employee_count_0_and_union_founded_on",
+        "expression_is_true_dim_enterprise_latest_employee_count",
+        "expression_is_true_fct_members_coalesce_year_collected_on",
+    }
+    missing = {e for e in expected if not any(name.startswith(e) for name in failed)}
+    assert not missing, (sorted(missing), sorted(failed))
+    # and nothing else: every other test of those models still passes
+    assert len(failed) == len(expected), sorted(failed)

@@ -122,13 +122,21 @@ class GateRun:
 
 
 def run_gate(
-    monkeypatch, raw: Path, warehouse: Path, *, ingest: bool, expectations: Path | None = None
+    monkeypatch,
+    raw: Path,
+    warehouse: Path,
+    *,
+    ingest: bool,
+    expectations: Path | None = None,
+    dbt_tests: tuple[str, ...] = (),
 ) -> GateRun:
     """Run the gate and publication through Dagster, without dbt.
 
     ``ingest``: re-ingest ``raw`` and run the source-level checks; otherwise run the warehouse
     checks on the working database as it is. ``expectations``: another ``expectations/`` dir
     (``GONGHUI_EXPECTATIONS_DIR``), read when the checks are defined — as at definition load.
+    ``dbt_tests``: also run the dbt tests (Dagster checks of ``warehouse_models``) whose names
+    start with one of these, as ``dbt build --select <tests>`` — without rebuilding a model.
     """
     import json
 
@@ -157,6 +165,10 @@ def run_gate(
         selection = dg.AssetSelection.assets(
             PUBLISHED_MART_KEY
         ).without_checks() | dg.AssetSelection.checks(*warehouse_gate.check_keys)
+        dbt_checks = [k for k in warehouse_models.check_keys if k.name.startswith(dbt_tests)]
+        assert len(dbt_checks) >= len(dbt_tests), (dbt_tests, dbt_checks)
+        if dbt_checks:
+            selection |= dg.AssetSelection.checks(*dbt_checks)
     defs = dg.Definitions(
         assets=[landing_tables, warehouse_models, published_mart],
         asset_checks=[landing_gate, warehouse_gate],

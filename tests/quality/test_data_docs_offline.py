@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from gate_fixtures import YEAR, Baseline, GateRun, kind_rows, run_gate, write_csv
 
-from orchestration.defs.quality.checks import LANDING_CHECKS
+from orchestration.defs.quality.checks import LANDING_CHECKS, MART_CHECKS
 from orchestration.lib.data_docs import CDN_ASSETS, OFFLINE_MARKER, VENDOR_DIR, make_offline
 
 pytestmark = pytest.mark.xdist_group("quality")
@@ -188,7 +188,8 @@ def test_an_unmet_warning_expectation_renders_a_warning_icon_a_critical_one_a_cr
 
 def test_no_page_of_the_site_loads_anything_from_the_network(warn_run):
     pages = sorted(warn_run.site.rglob("*.html"))
-    assert len(pages) >= 1 + 16 + 3  # index, the baseline's validations, this run's
+    suites = len(LANDING_CHECKS) + len(MART_CHECKS)
+    assert len(pages) >= 1 + suites + 3  # index, the baseline's validations, this run's
     problems = []
     stylesheets: set[Path] = set()
     for page in pages:
@@ -225,8 +226,9 @@ def test_the_index_renders_offline_and_lists_the_latest_validations_first(warn_r
     rows = re.findall(r'<tr class="clickable-row" data-href="(validations/[^"]+)"', proc.stdout)
     # bootstrap-table renders the rows from the page's inline data: no JS, no rows
     assert len(rows) > 3, proc.stdout[-3000:]
-    # the baseline's 16 validations and this run's 3, a page of them shown
-    assert re.search(r"Showing 1 to \d+ of 19 rows", proc.stdout), proc.stdout[-3000:]
+    # the baseline's validations (one per suite) and this run's 3, a page of them shown
+    shown = len(LANDING_CHECKS) + len(MART_CHECKS) + 3
+    assert re.search(rf"Showing 1 to \d+ of {shown} rows", proc.stdout), proc.stdout[-3000:]
     # validations/<suite>/<run name>/<run time>/<batch>.html, newest first
     latest, earlier = rows[:3], rows[3:]
     assert {Path(r).parts[1] for r in latest} == set(LANDING_CHECKS), latest

@@ -156,41 +156,75 @@ def test_quarantine_rate_over_threshold_blocks_and_the_threshold_lives_in_expect
     assert ("buji", "worker_activities") in {(f["street"], f["kind"]) for f in review}
 
 
+def _assert_blocked_by_dbt_test(run, mart: Path, before: str, asset: str, test: str) -> None:
+    """A mart check that lives in dbt (see expectations/gate.yml) blocked the publication."""
+    assert not run.published, run.summary
+    assert sha256(mart) == before, "a blocked run must leave the published mart untouched"
+    assert run.decision["decision"] == "blocked"
+    hits = [r for r in run.decision["reasons"] if r["check"].startswith(test)]
+    assert hits and all(r["asset"] == asset for r in hits), run.decision["reasons"]
+    assert f"FAILED [block] {asset} · {test}" in run.summary, run.summary
+    assert "BLOCKED" in run.summary
+
+
 def test_a_duplicated_natural_key_in_a_conformed_table_blocks(baseline, tmp_path, monkeypatch):
+    """Checked by dbt's unique_combination_of_columns (no longer by a GE suite)."""
     raw, warehouse = baseline.copy(tmp_path)
     with duckdb.connect(str(warehouse / "gonghui.duckdb")) as con:
         con.execute(
             "insert into marts.fct_dispute_cases select * from marts.fct_dispute_cases "
             "where street_code = 'nanwan' limit 1"
         )
-    run = run_gate(monkeypatch, raw, warehouse, ingest=False)
-    _assert_blocked(
+    test = "unique_combination_of_columns_fct_dispute_cases_"
+    run = run_gate(monkeypatch, raw, warehouse, ingest=False, dbt_tests=(test,))
+    _assert_blocked_by_dbt_test(
         run,
         warehouse / "published/mart.duckdb",
         sha256(baseline.mart),
-        "nanwan",
-        "dispute_cases",
-        "natural key",
+        "marts/fct_dispute_cases",
+        test,
     )
 
 
 def test_a_mart_whose_streets_do_not_add_up_to_the_district_blocks(baseline, tmp_path, monkeypatch):
+    """The dbt singular test, a blocking check on annual_indicators, stops publication."""
     raw, warehouse = baseline.copy(tmp_path)
     with duckdb.connect(str(warehouse / "gonghui.duckdb")) as con:
         con.execute(
             "update marts.annual_indicators set value = value + 1, numerator = numerator + 1 "
             "where street_code = 'longgang' and indicator_code = 'disputes_mediated'"
         )
-    run = run_gate(monkeypatch, raw, warehouse, ingest=False)
-    _assert_blocked(
+    test = "assert_street_values_sum_to_district"
+    run = run_gate(monkeypatch, raw, warehouse, ingest=False, dbt_tests=(test,))
+    _assert_blocked_by_dbt_test(
         run,
         warehouse / "published/mart.duckdb",
         sha256(baseline.mart),
-        "district",
-        "dispute_cases",
-        "street values sum to the district",
+        "marts/annual_indicators",
+        test,
     )
-    assert any("indicator_code=disputes_mediated" in r["observed"] for r in run.decision["reasons"])
+
+
+def test_a_table_whose_rows_halve_on_the_previous_year_blocks(baseline, tmp_path, monkeypatch):
+    """Year on year stays in Great Expectations, on rows per year counted in DuckDB."""
+    raw, warehouse = baseline.copy(tmp_path)
+    with duckdb.connect(str(warehouse / "gonghui.duckdb")) as con:
+        # next year's requests: 40 % of this year's as published
+        (rows,) = con.execute("select count(*) from marts.fct_worker_requests").fetchone()
+        con.execute(f"update marts.fct_worker_requests set year = {YEAR + 1}")
+        con.execute(
+            "delete from marts.fct_worker_requests where rowid not in "
+            f"(select rowid from marts.fct_worker_requests order by rowid limit {rows * 4 // 10})"
+        )
+    run = run_gate(monkeypatch, raw, warehouse, ingest=False)
+    assert not run.published, run.summary
+    hits = [r for r in run.decision["reasons"] if r["check"] == "gate_year_on_year"]
+    assert hits, run.decision["reasons"]
+    assert any(
+        r["kind"] == "worker_requests" and "table_name=marts.fct_worker_requests" in r["observed"]
+        for r in hits
+    ), hits
+    assert sha256(warehouse / "published/mart.duckdb") == sha256(baseline.mart)
 
 
 # --------------------------------------------------------------------------------- SIGKILL
