@@ -65,7 +65,7 @@ def test_a_per_year_deadline_in_the_calendar(tmp_path):
     assert cal.deadline(2021) == dt.date(2022, 3, 1)
     assert cal.deadline(2022) == dt.date(2023, 4, 30)
     (tmp_path / "calendar.yml").write_text("deadline: {month: 2, day: 30}\n", encoding="utf-8")
-    with pytest.raises(CalendarError, match="calendar.yml"):
+    with pytest.raises(CalendarError, match=r"calendar\.yml"):
         load_calendar(tmp_path)
 
 
