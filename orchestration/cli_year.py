@@ -85,6 +85,40 @@ def cmd_year(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from orchestration.lib.mapping import load_mapping
+    from orchestration.lib.query import MartMissingError, connect_published
+    from orchestration.lib.streets import load_streets
+    from orchestration.lib.submissions import published_years, status_grid
+
+    settings = Settings.from_env()
+    try:
+        con = connect_published(settings.published_mart)
+    except MartMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with con:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        if "submission_status" not in tables:
+            print(
+                "error: the published mart has no submission_status yet (run `gonghui run`)",
+                file=sys.stderr,
+            )
+            return 2
+        years = [args.year] if args.year else published_years(con)
+        mapping = load_mapping(settings.mapping_path)
+        kinds = {k.name: str(i) for i, k in enumerate(mapping.kinds.values(), 1)}
+        streets = {s.code: s.short_zh or s.code for s in load_streets()}
+        print("\n\n".join(status_grid(con, y, kinds=kinds, streets=streets) for y in years))
+        print(
+            "report kinds: "
+            + " · ".join(
+                f"{i} {k.title} ({k.name})" for i, k in enumerate(mapping.kinds.values(), 1)
+            )
+        )
+    return 0
+
+
 def add_year_commands(sub) -> None:
     year = sub.add_parser(
         "year",
@@ -99,3 +133,13 @@ def add_year_commands(sub) -> None:
     year.add_argument("--by", help="who closes/reopens (default: the login name)")
     year.add_argument("--reason", help="why, kept in the record")
     year.set_defaults(func=cmd_year)
+
+    status = sub.add_parser(
+        "status",
+        help="who sent what: the submission status as a street × report kind grid",
+        description="Reads submission_status and year_status of the published mart: per year, "
+        "street and report kind whether the submission was received, is missing, was "
+        "rejected only, or is late (missing after the deadline).",
+    )
+    status.add_argument("--year", type=int, help="one year (default: every published year)")
+    status.set_defaults(func=cmd_status)
