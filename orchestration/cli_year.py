@@ -119,6 +119,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from orchestration.lib.feedback import write_feedback
+    from orchestration.lib.gate import GateConfigError, load_gate_config
+    from orchestration.lib.mapping import load_mapping
+    from orchestration.lib.query import MartMissingError, connect_published
+    from orchestration.lib.streets import UnknownStreetError, load_streets, resolve_street
+
+    settings = Settings.from_env()
+    try:
+        street = resolve_street(args.street, allow_district=False) if args.street else None
+        con = connect_published(settings.published_mart)
+    except (MartMissingError, UnknownStreetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        suite = load_gate_config(settings.expectations_dir).suites.get("gate_control_totals")
+        max_difference = float(
+            (suite.parameters if suite else {}).get("max_control_total_difference", 0.01)
+        )
+    except GateConfigError:
+        max_difference = 0.01
+    mapping = load_mapping(settings.mapping_path)
+    streets = {s.code: s.name_zh or s.code for s in load_streets() if street in (None, s.code)}
+    out = (
+        Path(args.out).resolve()
+        if args.out
+        else settings.warehouse_dir / "feedback" / str(args.year)
+    )
+    with con:
+        written = write_feedback(
+            con,
+            args.year,
+            out,
+            streets=streets,
+            kind_titles={k.name: k.title for k in mapping.kinds.values()},
+            max_difference=max_difference,
+        )
+    for fb in written:
+        print(
+            f"{fb.path}: {len(fb.missing)} report kind(s) not received, {len(fb.rejected)} "
+            f"file(s) rejected, {len(fb.quarantined)} row(s) quarantined, "
+            f"{len(fb.control_totals)} 合计 mismatch(es)"
+        )
+    return 0
+
+
 def add_year_commands(sub) -> None:
     year = sub.add_parser(
         "year",
@@ -143,3 +191,15 @@ def add_year_commands(sub) -> None:
     )
     status.add_argument("--year", type=int, help="one year (default: every published year)")
     status.set_defaults(func=cmd_status)
+
+    feedback = sub.add_parser(
+        "feedback",
+        help="write one feedback workbook (反馈单, .xlsx) per street: what it must fix",
+        description="Per street, an .xlsx in Chinese from the published mart: report kinds not "
+        "received, rejected files with the reason, quarantined rows (file, sheet, row number, "
+        "field and problem; no personal data) and 合计 mismatches.",
+    )
+    feedback.add_argument("--year", type=int, required=True)
+    feedback.add_argument("--street", help="one street, by code or name (default: every street)")
+    feedback.add_argument("--out", help="folder (default: <warehouse>/feedback/<year>/)")
+    feedback.set_defaults(func=cmd_feedback)
