@@ -180,8 +180,14 @@ def test_a_closed_year_missing_a_dispute_file_keeps_its_rows_while_the_others_pu
 ):
     site = base.site.copy(tmp_path)
     before = _year_rows(site, 2021)
-    for f in (site.raw / "2021" / "pinghu").glob("*disputes*"):
-        f.unlink()
+    with duckdb.connect(str(site.warehouse / "gonghui.duckdb"), read_only=True) as con:
+        files = con.execute(
+            "select _source_file from raw.source_files where year = 2021 "
+            "and street_code = 'pinghu' and report_kind = 'dispute_cases'"
+        ).fetchall()
+    assert files
+    for (name,) in files:
+        (site.raw / name).unlink()
     proc = site.gonghui("run")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     run_id = site.manifest()["run_id"]

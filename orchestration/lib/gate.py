@@ -370,7 +370,24 @@ def blocked_years(
     every = any(f.year is None for f in blocking) or any(
         f.get("years_incomplete") for f in failed if f["critical"]
     )
-    return sorted({f.year for f in blocking if f.year is not None}), every
+    years = {f.year for f in blocking if f.year is not None}
+    years.update(y for f in failed if f["critical"] for y in f.get("years") or [])
+    return sorted(years), every
+
+
+def _row_count_years(
+    failed: list[dict[str, Any]], ratios: dict[int, float | None], params: dict[str, Any]
+) -> None:
+    """The years a failed row-count expectation concerns, known from the ratios themselves
+    (its failing rows are every row of those years, far more than GX lists)."""
+    low, high = params.get("min_row_count_ratio"), params.get("max_row_count_ratio")
+    if low is None or high is None:
+        return
+    out = sorted(y for y, r in ratios.items() if r is not None and not low <= r <= high)
+    for entry in failed:
+        if entry.get("column") == "row_count_ratio" and entry["critical"]:
+            entry["years"] = out
+            entry.pop("years_incomplete", None)
 
 
 def query_frame(con, query: str, params: dict[str, Any]):
@@ -454,6 +471,8 @@ def run_suites(
             (identifier, validation) = next(iter(result.run_results.items()))
             identifiers[name] = identifier
             failed, findings = _findings(validation, suite, frozenset(open_years))
+            if suite.row_count_ratio:
+                _row_count_years(failed, ratios, params)
             passed = not any(f["critical"] for f in failed)
             years, every = blocked_years(failed, findings, suite.severity)
             _record_gate_verdict(context, identifier, validation, passed)

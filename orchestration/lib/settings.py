@@ -5,6 +5,7 @@
 ``GONGHUI_PII_KEY``        HMAC key for identity numbers (a public development default warns)
 ``GONGHUI_MAPPING``        the source mapping, default ``mapping/sources.yml``
 ``GONGHUI_EXPECTATIONS_DIR`` the quality gate (GX context + ``gate.yml``), default ``expectations/``
+``GONGHUI_AS_OF``           the date taken as today (which years are open): lib/calendar.py
 """
 
 from __future__ import annotations
