@@ -175,6 +175,41 @@ def test_an_open_year_publishes_provisional_and_closed_years_final(base):
     assert "missing 80" in grid.stdout
 
 
+def test_the_report_of_an_open_year_says_its_figures_are_provisional(base, tmp_path):
+    site = base.site
+    for year, out in ((2022, tmp_path / "r2022.html"), (2021, tmp_path / "r2021.html")):
+        proc = site.gonghui("report", "--year", str(year), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "r2022.html").read_text(encoding="utf-8")
+    assert "2022年工作数据报告（临时数）" in html
+    assert "截至 2022年7月31日，数据尚未报齐：" in html and "平湖（8 类报表）" in html
+    final = (tmp_path / "r2021.html").read_text(encoding="utf-8")
+    assert "临时数" not in final and 'provisional-banner"' not in final
+
+
+def test_feedback_has_a_quarantine_row_for_every_quarantined_row_of_the_street(base, tmp_path):
+    import fastexcel
+
+    site = base.site
+    proc = site.gonghui("feedback", "--year", "2021", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    expected = dict(
+        site.query(
+            "select street_code, count(*) from audit.quarantined_rows where year = 2021 "
+            "and _superseded_by is null group by 1"
+        )
+    )
+    assert sum(expected.values()) > 0
+    books = sorted(tmp_path.glob("2021_*_反馈单.xlsx"))
+    assert len(books) == 11
+    for book in books:
+        street = book.name.split("_")[1]
+        sheet = fastexcel.read_excel(str(book)).load_sheet_by_name("隔离行")
+        rows = [r for r in sheet.to_polars().to_dicts() if r["文件"] != "无"]
+        assert len(rows) == expected.get(street, 0), street
+        assert all(r["文件"].startswith(f"2021/{street}/") for r in rows)
+
+
 def test_a_closed_year_missing_a_dispute_file_keeps_its_rows_while_the_others_publish(
     base, tmp_path
 ):
