@@ -4,6 +4,7 @@
     gonghui run [--full-refresh] [--wait] [--verbose]  ingest, build, check and publish (Dagster)
     gonghui check-mapping FILE                      how one file would be read (cli_ops.py)
     gonghui sql / trace / report / docs             analysts and auditors (cli_analysts.py)
+    gonghui year / status / feedback                the working year (cli_year.py)
 
 Heavy libraries (dagster, dbt, Great Expectations) are imported inside the commands that need
 them, so ``gonghui --help`` answers at once.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from orchestration.cli_analysts import add_analyst_commands
 from orchestration.cli_ops import add_ops_commands, after_run, reread_reason, run_options
+from orchestration.cli_year import add_year_commands
 from orchestration.lib.settings import Settings
 
 
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analyst_commands(sub)  # sql, trace, report, docs
     add_ops_commands(sub)  # check-mapping
+    add_year_commands(sub)  # year, status, feedback
     return parser
 
 

@@ -86,10 +86,14 @@ def inputs_fingerprint(
     mapping_path: Path,
     code: str,
     streets_path: Path | None = None,
+    year_states: dict[int, str] | None = None,
 ) -> dict[str, str]:
     """The parts the published mart is a function of, each as a SHA-256 (``code``: the code
     version, e.g. the git commit; ``streets_path``: the streets list, default the configured
-    one), and ``fingerprint``: one hash over all of them."""
+    one), and ``fingerprint``: one hash over all of them.
+
+    ``year_states``: year → open/closed (lib/calendar.py); a year that closes (its deadline
+    passes, ``gonghui year close``) changes the fingerprint, so the next run gates it."""
     from orchestration.lib.streets import streets_file
 
     parts = {
@@ -100,6 +104,8 @@ def inputs_fingerprint(
         "streets": hashlib.sha256((streets_path or streets_file()).read_bytes()).hexdigest(),
         "code": code,
     }
+    if year_states:
+        parts["year_states"] = ",".join(f"{y}:{s}" for y, s in sorted(year_states.items()))
     overall = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return {**parts, "fingerprint": overall}
 
@@ -107,10 +113,12 @@ def inputs_fingerprint(
 def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
     """:func:`inputs_fingerprint` of the working database ``con`` under ``settings``
     (:class:`orchestration.lib.settings.Settings`)."""
+    from orchestration.lib.calendar import current_year_states, working_years
     from orchestration.lib.mapping import PROJECT_ROOT
     from orchestration.lib.publish import code_version
 
     version = code_version()
+    states = current_year_states(settings, working_years(con))
     return inputs_fingerprint(
         con,
         dbt_project_dir=PROJECT_ROOT / "dbt_project",
@@ -118,6 +126,7 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
         mapping_path=settings.mapping_path,
         streets_path=settings.streets_path,
         code=version["commit"] + (f"+{version['local_changes']}" if version["dirty"] else ""),
+        year_states={y: s.state for y, s in states.items()},
     )
 
 

@@ -64,6 +64,10 @@ class SuiteConfig:
     findings_shown: int = 20
     #: instead of a query: table → report kind whose rows per year are compared year on year
     row_counts: dict[str, str | None] = field(default_factory=dict)
+    #: severity of this suite's findings for an *open* year (lib/calendar.py), e.g. ``warn``
+    #: for source completeness: a street that has not submitted yet is not an error until the
+    #: year closes; ``None``: as for a closed year
+    open_year_severity: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -118,6 +122,7 @@ def load_gate_config(root: Path | None = None) -> GateConfig:
             index_columns=tuple(str(c) for c in entry.get("index_columns") or ()),
             findings_shown=int(entry.get("findings_shown", 20)),
             row_counts={str(t): k for t, k in row_counts.items()},
+            open_year_severity=_open_year_severity(path, name, entry),
         )
     return GateConfig(root=root, suites=suites)
 
@@ -157,6 +162,13 @@ def _expectations(path: Path, name: str, entries: Any) -> tuple[dict[str, Any], 
     return tuple(out)
 
 
+def _open_year_severity(path: Path, name: str, entry: dict[str, Any]) -> str | None:
+    value = entry.get("open_year_severity")
+    if value is not None and value not in SEVERITIES:
+        raise GateConfigError(f"{path}: checks.{name}.open_year_severity must be block or warn")
+    return value
+
+
 # --------------------------------------------------------------------------------- outcomes
 
 
@@ -174,6 +186,8 @@ class Finding:
     #: summary can total the findings of one rule
     column: str | None = None
     value: Any = None
+    #: the reporting year of the failing row (``None``: the finding concerns no one year)
+    year: int | None = None
 
     def message(self) -> str:
         where = " · ".join(x for x in (self.street, self.kind) if x) or "table"
@@ -190,6 +204,10 @@ class SuiteOutcome:
     findings: list[Finding] = field(default_factory=list)
     data_docs: str | None = None
     seconds: float = 0.0
+    #: years named by blocking findings: publication holds these years back
+    blocked_years: list[int] = field(default_factory=list)
+    #: a blocking finding names no year (or not every failing row was listed): every year
+    blocks_all_years: bool = False
 
     @property
     def blocks(self) -> bool:
@@ -335,7 +353,19 @@ def _row_count_ratios(
     return current, previous, ratios
 
 
-def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], list[Finding]]:
+def _year_of(row: dict[str, Any]) -> int | None:
+    try:
+        return int(row["year"]) if row.get("year") is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _findings(
+    result: Any, suite: SuiteConfig, open_years: frozenset[int] = frozenset()
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """The failed expectations and their findings. A critical finding of an open year takes
+    the suite's ``open_year_severity``; an expectation whose critical rows all became ``warn``
+    that way no longer fails the suite (``critical`` false, ``open_years_only`` true)."""
     failed, findings = [], []
     for er in result.results:
         if er.success:
@@ -346,6 +376,7 @@ def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], li
         kwargs = config.kwargs
         rule = config.description or f"{config.type}({kwargs.get('column', '')})"
         res = er.result or {}
+        entry_index = len(failed)
         failed.append(
             {
                 "rule": rule,
@@ -371,8 +402,23 @@ def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], li
                 )
             findings.append(Finding(None, None, rule, str(_plain(observed)), level))
             continue
+        listed = len(rows)
+        unexpected = _plain(res.get("unexpected_count"))
+        complete = not isinstance(unexpected, int) or unexpected <= listed
+        downgraded = 0
         for row in rows:
             row = _plain(dict(row))
+            year = _year_of(row)
+            row_level = level
+            if (
+                critical
+                and complete
+                and suite.open_year_severity
+                and year is not None
+                and year in open_years
+            ):
+                row_level = suite.open_year_severity
+                downgraded += row_level != level
             values = {k: v for k, v in row.items() if k not in ("street_code", "report_kind")}
             if config.type == "expect_compound_columns_to_be_unique":
                 observed = "duplicated key " + ", ".join(
@@ -387,13 +433,39 @@ def _findings(result: Any, suite: SuiteConfig) -> tuple[list[dict[str, Any]], li
                     row.get("report_kind"),
                     rule,
                     observed,
-                    level,
+                    row_level,
                     row,
                     column=column,
                     value=row.get(column) if column else None,
+                    year=year,
                 )
             )
+        if critical and downgraded == listed and listed:
+            failed[entry_index]["critical"] = False
+            failed[entry_index]["level"] = suite.open_year_severity
+            failed[entry_index]["open_years_only"] = True
+        elif critical and not complete:
+            # not every failing row was listed: the years it concerns are not all known
+            failed[entry_index]["years_incomplete"] = True
     return failed, findings
+
+
+def blocked_years(
+    failed: list[dict[str, Any]], findings: list[Finding], severity: str
+) -> tuple[list[int], bool]:
+    """(years named by the blocking findings, whether the failure blocks every year).
+
+    A failure blocks every year when a blocking finding names no year, or when not every
+    failing row of a critical expectation was listed (its years are not all known)."""
+    if severity != "block" or not any(f["critical"] for f in failed):
+        return [], False
+    blocking = [f for f in findings if f.severity == "block"]
+    every = any(f.year is None for f in blocking) or any(
+        f.get("years_incomplete") for f in failed if f["critical"]
+    )
+    years = {f.year for f in blocking if f.year is not None}
+    years.update(y for f in failed if f["critical"] for y in f.get("years") or [])
+    return sorted(years), every
 
 
 def query_frame(con, query: str, params: dict[str, Any]):
@@ -432,8 +504,13 @@ def run_suites(
     published_mart: Path | None,
     warehouse_dir: Path,
     mapping: Mapping,
+    open_years: frozenset[int] | set[int] = frozenset(),
 ) -> dict[str, SuiteOutcome]:
     """Validate the suites ``names`` against the working database; build their Data Docs.
+
+    ``open_years``: reporting years still open (lib/calendar.py). Their findings take a
+    suite's ``open_year_severity``, and their rows are not compared with the previous year's
+    row count (an open year has only the submissions received so far).
 
     Validation results go to ``<warehouse_dir>/gx/validations/``, Data Docs to
     ``<warehouse_dir>/data_docs/``.
@@ -461,6 +538,8 @@ def run_suites(
             params = {**reference, **suite.parameters}
             if suite.row_counts:
                 frame = _row_counts_frame(con, suite.row_counts, has_published)
+                # an open year is still arriving: it is not compared with the year before
+                frame.loc[frame["year"].isin(open_years), "row_count_ratio"] = None
             else:
                 frame = query_frame(con, suite.query, _query_parameters(suite.query, params))
             checkpoint = _checkpoint(context, datasource, suite)
@@ -469,8 +548,9 @@ def run_suites(
             )
             (identifier, validation) = next(iter(result.run_results.items()))
             identifiers[name] = identifier
-            failed, findings = _findings(validation, suite)
+            failed, findings = _findings(validation, suite, frozenset(open_years))
             passed = not any(f["critical"] for f in failed)
+            years, every = blocked_years(failed, findings, suite.severity)
             _record_gate_verdict(context, identifier, validation, passed)
             outcomes[name] = SuiteOutcome(
                 name=name,
@@ -480,6 +560,8 @@ def run_suites(
                 failed_expectations=failed,
                 findings=findings,
                 seconds=round(time.perf_counter() - started, 3),
+                blocked_years=years,
+                blocks_all_years=every,
             )
     if identifiers:
         build_data_docs(context, identifiers, warehouse_dir)

@@ -133,11 +133,14 @@ def write_decision(
     checks: Iterable[dict[str, Any]],
     step_failures: Iterable[str] = (),
     manifest: Path | None = None,
+    years: Iterable[dict[str, Any]] = (),
 ) -> Path:
     """Record the publication decision of a run in ``published/decisions/<run id>.json``.
 
     ``reasons``: the failed blocking checks with the street, report kind and rule of each
-    finding; a blocked run leaves ``published/mart.duckdb`` untouched.
+    finding; a blocked run leaves ``published/mart.duckdb`` untouched. ``years``: each year's
+    decision (lib/years.py): published (final/provisional) or blocked, keeping its previous
+    rows, with the blocking findings and the warn-level ones (e.g. missing submissions).
     """
     checks = list(checks)
     reasons = []
@@ -154,6 +157,7 @@ def write_decision(
                     "kind": f.get("kind"),
                     "rule": f.get("rule") or check.get("description"),
                     "observed": f.get("observed"),
+                    "year": f.get("year"),
                 }
             )
     doc = {
@@ -164,6 +168,7 @@ def write_decision(
         "step_failures": list(step_failures),
         "manifest": str(manifest) if manifest else None,
         "published_mart_unchanged": not published,
+        "years": list(years),
         "checks": checks,
     }
     return _write_json(published_dir / "decisions" / f"{run_id}.json", doc)
@@ -230,12 +235,21 @@ def publish_mart(
     *,
     record: Callable[[Publication], dict[str, Any]] | None = None,
     keep_history: bool = True,
+    hold_years: Iterable[int] = (),
+    finish: Callable[[Any, bool], None] | None = None,
 ) -> Publication:
     """Copy the ``marts`` and ``audit`` schemas of ``working_db`` into ``target`` atomically.
 
     ``record(publication)`` adds to the manifest (checks, inputs, …). The history entry is
     complete before the swap; ``manifest.json`` is replaced right after it.
+
+    ``hold_years``: years whose rows are taken from the mart in place (``target``) instead of
+    the working database, in every table with a ``year`` column — a year that failed its gate
+    keeps its last published rows (lib/years.py). ``finish(con, has_previous)`` completes the
+    new file before it is sealed (the working database attached as ``work``, the previous mart
+    as ``prev`` when ``has_previous``).
     """
+    hold = sorted({int(y) for y in hold_years})
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(target)
     tmp = target.with_name(f".{target.stem}-{run_id}{target.suffix}.tmp")
@@ -245,6 +259,9 @@ def publish_mart(
     try:
         with duckdb.connect(str(tmp)) as con:
             con.execute(f"attach '{working_db}' as work (read_only)")
+            has_previous = (bool(hold) or finish is not None) and target.is_file()
+            if has_previous:
+                con.execute(f"attach '{target}' as prev (read_only)")
             for source_schema, published_schema in PUBLISHED_SCHEMAS.items():
                 names = [
                     r[0]
@@ -259,12 +276,20 @@ def publish_mart(
                 for name in names:
                     con.execute(
                         f'create table {published_schema}."{name}" as '
-                        f'select * from work.{source_schema}."{name}"'
+                        + _select_years(con, source_schema, published_schema, name, hold)
                     )
-                    count = con.execute(f'select count(*) from {published_schema}."{name}"')
-                    tables[f"{published_schema}.{name}"] = count.fetchone()[0]
+            if finish is not None:
+                finish(con, has_previous)
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "where database_name = current_database() order by 1, 2"
+            ).fetchall():
+                count = con.execute(f'select count(*) from {schema}."{name}"')
+                tables[f"{schema}.{name}"] = count.fetchone()[0]
             if "main.annual_indicators" not in tables:
                 raise RuntimeError(f"{working_db} has no marts.annual_indicators to publish")
+            if has_previous:
+                con.execute("detach prev")
             con.execute("detach work")
             con.execute("checkpoint")
         _fsync(tmp)
@@ -306,6 +331,34 @@ def publish_mart(
         for leftover in _temporary_files(tmp):
             leftover.unlink(missing_ok=True)
     return publication
+
+
+def _select_years(con, source_schema: str, published_schema: str, name: str, hold) -> str:
+    """The query that fills one published table: the working rows, except the rows of the
+    ``hold`` years, which come from the previous publication (``prev``) when it has them."""
+    work = f'select * from work.{source_schema}."{name}"'
+    if not hold:
+        return work
+    has_year = con.execute(
+        "select count(*) from duckdb_columns() where database_name = 'work' "
+        "and schema_name = ? and table_name = ? and column_name = 'year'",
+        [source_schema, name],
+    ).fetchone()[0]
+    if not has_year:
+        return work
+    years = ", ".join(str(int(y)) for y in hold)
+    query = f"{work} where year not in ({years})"
+    in_previous = con.execute(
+        "select count(*) from duckdb_columns() where database_name = 'prev' "
+        "and schema_name = ? and table_name = ? and column_name = 'year'",
+        [published_schema, name],
+    ).fetchone()[0]
+    if in_previous:
+        query += (
+            f' union all by name select * from prev.{published_schema}."{name}" '
+            f"where year in ({years})"
+        )
+    return query
 
 
 def _temporary_files(tmp: Path) -> list[Path]:

@@ -307,6 +307,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         "year": year,
         "district_name": _district_name(),
         "street_count": len(streets),
+        "open_year": open_year(con, year),
         "previous_year": year - 1 if has_previous else None,
         "domains": [(d, DOMAINS.get(d, d), domains[d]) for d in domains if domains[d]],
         "charts": charts,
@@ -326,6 +327,36 @@ def _district_name() -> str:
         return district_name()
     except StreetsFileError:
         return ""
+
+
+def open_year(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any] | None:
+    """For a year whose published figures are provisional (``year_status``): the banner text
+    "截至 2022年7月31日，数据尚未报齐：…" (the day before as_of; the streets and how many report
+    kinds each has still to send). ``None`` for a final year or a mart without year_status."""
+    has = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'year_status'"
+    ).fetchone()[0]
+    if not has:
+        return None
+    rows = _rows(con, "select * from year_status where year = ?", [year])
+    if not rows or rows[0]["status"] != "provisional":
+        return None
+    state = rows[0]
+    day = state["as_of"] - dt.timedelta(days=1)
+    missing = _rows(
+        con,
+        "select d.short_zh, count(*) as kinds from submission_status as s "
+        "join dim_street as d using (street_code) where s.year = ? and s.status != 'received' "
+        "group by all order by min(s.street_code)",
+        [year],
+    )
+    text = "、".join(f"{m['short_zh']}（{m['kinds']} 类报表）" for m in missing)
+    return {
+        "as_of": f"{day.year}年{day.month}月{day.day}日",
+        "deadline": state["deadline"].isoformat(),
+        "missing": text or "各街道均已报送",
+        "complete": bool(not missing),
+    }
 
 
 def _unit_zh(line: IndicatorLine) -> str:

@@ -6,6 +6,7 @@
 ``GONGHUI_MAPPING``        the source mapping, default ``mapping/sources.yml``
 ``GONGHUI_EXPECTATIONS_DIR`` the quality gate (GX context + ``gate.yml``), default ``expectations/``
 ``GONGHUI_STREETS``        the streets list (codes, names), default ``mapping/streets.csv``
+``GONGHUI_AS_OF``           the date taken as today (which years are open): lib/calendar.py
 """
 
 from __future__ import annotations

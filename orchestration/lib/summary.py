@@ -22,6 +22,8 @@ class CheckOutcome:
     level: str = ""
     #: failing rows / listed findings (street, kind, rule, observed, severity) of gate checks
     findings: list[dict] = field(default_factory=list)
+    #: years its blocking findings name (held back by publication; lib/years.py)
+    blocked_years: list[int] = field(default_factory=list)
 
     @property
     def blocks(self) -> bool:
@@ -36,6 +38,7 @@ class CheckOutcome:
             "severity": self.level or self.severity,
             "description": self.description,
             "findings": self.findings,
+            "blocked_years": self.blocked_years,
         }
 
 
@@ -46,6 +49,7 @@ def check_outcomes(evaluations) -> list[CheckOutcome]:
         metadata = evaluation.metadata or {}
         findings = metadata.get("findings")
         level = metadata.get("severity")
+        years = metadata.get("blocked_years")
         outcomes.append(
             CheckOutcome(
                 asset=evaluation.asset_key.to_user_string(),
@@ -57,6 +61,7 @@ def check_outcomes(evaluations) -> list[CheckOutcome]:
                 if level is not None
                 else ("block" if evaluation.blocking else "warn"),
                 findings=list(findings.value) if findings is not None else [],
+                blocked_years=list(years.value) if years is not None else [],
             )
         )
     return outcomes
@@ -149,6 +154,8 @@ class RunSummary:
     log_path: Path | None = None
     #: where a damaged working database found by this run was moved (it was rebuilt)
     recovered_from: str | None = None
+    #: each year's decision (lib/years.py ``YearDecision.as_dict``), when the run published
+    years: list[dict] = field(default_factory=list)
 
     @classmethod
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
@@ -157,7 +164,8 @@ class RunSummary:
         from orchestration.defs.publish.assets import PUBLISHED_MART_KEY, REPUBLISHED_TAG
         from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
-        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+        events = result.get_asset_materialization_events()
+        materialized = {e.asset_key for e in events}
         summary = cls(
             run_id=result.run_id,
             success=result.success,
@@ -173,6 +181,10 @@ class RunSummary:
 
         summary.recovered_from = tags.get(RECOVERED_TAG)
         summary.checks = check_outcomes(result.get_asset_check_evaluations())
+        for event in events:
+            if event.asset_key == PUBLISHED_MART_KEY:
+                years = event.materialization.metadata.get("years")
+                summary.years = list(years.value) if years is not None else []
         from orchestration.lib.gate import data_docs_index
 
         if data_docs_index(settings.warehouse_dir).is_file():
@@ -234,6 +246,7 @@ class RunSummary:
             checks=[c.as_dict() for c in self.checks],
             step_failures=self.failures,
             manifest=published_dir / "manifest.json" if self.published else None,
+            years=self.years,
         )
         return self.decision_path
 
@@ -300,6 +313,7 @@ class RunSummary:
                 ),
                 f"  PUBLISHED {self.published_path}",
                 f"    manifest: {self.published_path.parent / 'manifest.json'}",
+                *self._year_lines(),
             ]
         previous = (
             f"the previous mart ({self.published_path}) is unchanged"
@@ -318,6 +332,40 @@ class RunSummary:
             if len(shown) > MAX_BLOCKING_SHOWN:
                 lines.append(
                     f"      … {len(shown) - MAX_BLOCKING_SHOWN} more in the decision record"
+                )
+        return lines
+
+    def _year_lines(self) -> list[str]:
+        """One line per year (published final/provisional, or blocked with its findings),
+        when the run publishes more than one year or holds one back."""
+        if not self.years or (
+            len(self.years) == 1 and self.years[0].get("decision") == "published"
+        ):
+            return []
+        lines = []
+        for y in self.years:
+            head = f"    {y['year']} ({y['state']}): "
+            if y.get("decision") == "published":
+                missing = sum(
+                    1 for f in y.get("findings") or [] if f["check"] == "gate_completeness"
+                )
+                lines.append(
+                    head
+                    + f"published, {y.get('status')}"
+                    + (f"; {missing} submission(s) still missing" if missing else "")
+                )
+                continue
+            kept = (
+                f"keeps its published {y.get('status')} rows (run {y.get('published_run_id')})"
+                if y.get("status")
+                else "not published (never published before)"
+            )
+            blocked = y.get("blocked_by") or []
+            lines.append(head + f"BLOCKED — {kept}; {len(blocked)} blocking finding(s):")
+            lines += [f"      {_finding_text(b)}" for b in blocked[:MAX_BLOCKING_SHOWN]]
+            if len(blocked) > MAX_BLOCKING_SHOWN:
+                lines.append(
+                    f"      … {len(blocked) - MAX_BLOCKING_SHOWN} more in the decision record"
                 )
         return lines
 

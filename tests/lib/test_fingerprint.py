@@ -97,6 +97,7 @@ def test_fingerprint_changes_with_the_raw_state_mapping_and_gate(ingested, tmp_p
         "mapping",
         "streets",
         "code",
+        "year_states",  # the working year: a year that closes is a new input
         "fingerprint",
     }
 

@@ -41,14 +41,32 @@ def _run_checks(context: dg.AssetExecutionContext) -> list[dict]:
     + GATED_LANDING_KEYS,
     kinds={"duckdb"},
     description="The analysts' read-only copy of the mart, replaced atomically on success, "
-    "with its manifest (published/manifest.json) and history (published/history/).",
+    "with its manifest (published/manifest.json) and history (published/history/). Each year "
+    "is published on its own: a year held back by the gate keeps its previous rows.",
+    output_required=False,
 )
 def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from orchestration.lib.calendar import current_year_states, load_register, working_years
+    from orchestration.lib.gate import reference_parameters
+    from orchestration.lib.mapping import load_mapping
+    from orchestration.lib.years import BLOCKED, decide_years, finish_publication
+
     settings = warehouse.settings()
     checks = _run_checks(context)
 
     with warehouse.connect(read_only=True) as con:
         fingerprint = current_fingerprint(con, settings)
+        years = working_years(con)
+    states = current_year_states(settings, years)
+    decisions = decide_years(states, checks)
+    hold = [y for y, d in decisions.items() if d.decision == BLOCKED]
+    if years and len(hold) == len(years):
+        context.log.error(
+            f"every year ({', '.join(map(str, years))}) is held back by the gate: nothing "
+            "published, the previous mart stays in place"
+        )
+        return
+    reference = reference_parameters(load_mapping(settings.mapping_path))
     damaged = _previous_mart_problem(settings)
     if damaged:
         context.log.warning(f"{damaged}: publishing it again")
@@ -61,13 +79,36 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             # what the mart is a function of: a later run with the same fingerprint stops
             # after ingestion (see landing_tables)
             "fingerprint": fingerprint,
+            # each year's state and decision; who closed or reopened which year, when
+            "years": [d.as_dict() for d in decisions.values()],
+            "year_register": load_register(settings.published_dir).get("events", []),
         }
 
+    def finish(con, has_previous: bool) -> None:
+        finish_publication(
+            con,
+            decisions,
+            states,
+            run_id=context.run.run_id,
+            streets=reference["street_codes"],
+            kinds=reference["report_kinds"],
+            raw_dir=settings.raw_dir,
+            has_previous=has_previous,
+        )
+
     publication = publish_mart(
-        settings.duckdb_path, settings.published_mart, context.run.run_id, record=record
+        settings.duckdb_path,
+        settings.published_mart,
+        context.run.run_id,
+        record=record,
+        hold_years=hold,
+        finish=finish,
     )
+    for d in decisions.values():
+        line = f"year {d.year} ({d.state}): {d.decision}, rows {d.status or 'none'}"
+        (context.log.warning if d.decision == BLOCKED else context.log.info)(line)
     context.log.info(f"published {publication.path} (history: {publication.history_dir})")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),
             "tables": dg.MetadataValue.json(publication.tables),
@@ -78,6 +119,7 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             "checks": len(checks),
             "checks_failed": sum(not c["passed"] for c in checks),
             "replaced_damaged_mart": damaged or "",
+            "years": dg.MetadataValue.json([d.as_dict() for d in decisions.values()]),
         }
     )
 

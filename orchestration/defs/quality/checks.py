@@ -43,8 +43,23 @@ def _md_table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def check_result(suite_asset: dg.AssetKey, outcome: SuiteOutcome) -> dg.AssetCheckResult:
-    """The Dagster view of one suite's outcome: failing expectations and a sample of rows."""
+def holds_whole_run(outcome: SuiteOutcome, years: list[int]) -> bool:
+    """Whether a failed blocking suite stops the whole run (Dagster ERROR, nothing published)
+    rather than only the years its findings name (WARN in Dagster; publication holds those
+    years back and publishes the others): it names no year, or every year of the run."""
+    if not outcome.blocks:
+        return False
+    return outcome.blocks_all_years or not set(years) - set(outcome.blocked_years)
+
+
+def check_result(
+    suite_asset: dg.AssetKey, outcome: SuiteOutcome, years: list[int] | None = None
+) -> dg.AssetCheckResult:
+    """The Dagster view of one suite's outcome: failing expectations and a sample of rows.
+
+    A blocking failure confined to some years (``blocked_years``) is reported with WARN
+    severity, so it does not stop ``published_mart``: publication reads ``blocked_years`` and
+    keeps those years' previous rows (see :func:`holds_whole_run`)."""
     findings = outcome.findings[:MAX_FINDINGS]
     metadata: dict[str, object] = {
         "severity": outcome.severity,
@@ -81,11 +96,14 @@ def check_result(suite_asset: dg.AssetKey, outcome: SuiteOutcome) -> dg.AssetChe
                     "severity": f.severity,
                     "column": f.column,
                     "value": f.value,
+                    "year": f.year,
                 }
                 for f in findings
             ]
         ),
         "seconds": outcome.seconds,
+        "blocked_years": dg.MetadataValue.json(outcome.blocked_years),
+        "blocks_all_years": outcome.blocks_all_years,
     }
     if outcome.data_docs:
         metadata["data_docs"] = dg.MetadataValue.url(outcome.data_docs)
@@ -96,6 +114,7 @@ def check_result(suite_asset: dg.AssetKey, outcome: SuiteOutcome) -> dg.AssetChe
         severity=(
             dg.AssetCheckSeverity.ERROR
             if outcome.severity == "block"
+            and (outcome.passed or years is None or holds_whole_run(outcome, years))
             else dg.AssetCheckSeverity.WARN
         ),
         description=outcome.summary(),
@@ -124,6 +143,7 @@ def _gate_op(name: str, suites: list[str], config: GateConfig) -> dg.AssetChecks
 
         selected = [s for s in suites if specs[s].key in context.selected_asset_check_keys]
         settings = warehouse.settings()
+        years, open_years = _years(warehouse, settings)
         outcomes = run_suites(
             selected,
             config,
@@ -131,8 +151,9 @@ def _gate_op(name: str, suites: list[str], config: GateConfig) -> dg.AssetChecks
             published_mart=settings.published_mart,
             warehouse_dir=settings.warehouse_dir,
             mapping=load_mapping(settings.mapping_path),
+            open_years=open_years,
         )
-        blocking = [o for o in outcomes.values() if o.blocks]
+        blocking = [o for o in outcomes.values() if holds_whole_run(o, years)]
         if blocking:
             # the run will not reach published_mart: record why now (gonghui run completes it)
             path = write_decision(
@@ -153,9 +174,19 @@ def _gate_op(name: str, suites: list[str], config: GateConfig) -> dg.AssetChecks
             )
             context.log.error(f"quality gate blocks publication; decision recorded in {path}")
         for suite in selected:
-            yield check_result(specs[suite].asset_key, outcomes[suite])
+            yield check_result(specs[suite].asset_key, outcomes[suite], years)
 
     return _gate
+
+
+def _years(warehouse: WarehouseResource, settings) -> tuple[list[int], frozenset[int]]:
+    """(the reporting years of the working database, those of them still open)."""
+    from orchestration.lib.calendar import current_year_states, working_years
+
+    with warehouse.connect(read_only=True) as con:
+        years = working_years(con)
+    states = current_year_states(settings, years)
+    return years, frozenset(y for y, s in states.items() if not s.closed)
 
 
 def build_quality_checks(config: GateConfig) -> list[dg.AssetChecksDefinition]:
