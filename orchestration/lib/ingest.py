@@ -1572,11 +1572,13 @@ def _pool_result(
 
 
 def _reject_duplicates(con, results: list[FileResult], scope: set[str] | None) -> None:
-    """Reject loaded files whose content (sha256) equals an earlier file's.
+    """Reject loaded files whose content (sha256) equals an earlier file's of the same year.
 
-    The first by path counts; files of streets outside ``scope`` (kept from an earlier
-    ingestion) count before every file read now."""
-    first: dict[str, str] = {}
+    Within a year a copy would count its rows twice (a buji file copied into longgang's
+    folder); across years it is a submission of its own (a register resent unchanged for the
+    next year holds that year's rows). The first by path counts; files of streets outside
+    ``scope`` (kept from an earlier ingestion) count before every file read now."""
+    first: dict[tuple[str, str], str] = {}
     if scope is not None:
         exists = con.execute(
             "select count(*) from duckdb_tables() where schema_name = 'raw' "
@@ -1591,11 +1593,11 @@ def _reject_duplicates(con, results: list[FileResult], scope: set[str] | None) -
             for sha, rel in rows:
                 street = _street_of(rel)
                 if street is not None and street not in scope:
-                    first.setdefault(sha, rel)
+                    first.setdefault((rel.split("/")[0], sha), rel)
     for r in results:
         if r.status != "loaded" or not r.sha256:
             continue
-        other = first.setdefault(r.sha256, r.source_file)
+        other = first.setdefault((r.source_file.split("/")[0], r.sha256), r.source_file)
         if other != r.source_file:
             log.warning("%s: same content as %s, not loaded", r.source_file, other)
             r.reject(

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PII_KEY, fetch, source_file, write_csv
+from conftest import PII_KEY, fetch, make_credit_code, source_file, write_csv
 from hostile_rows import ACTIVITY_HEADER, activity
 from reader_hooks import misbehaving_process_file
 from workbooks import bomb_workbook, sparse_workbook
@@ -136,6 +136,25 @@ def test_two_files_with_the_same_content_are_counted_once(landing, run_ingest):
     row = source_file(con, "活动-副本.csv")
     assert (row["status"], row["reason_code"]) == ("rejected", "duplicate_content")
     assert "2021/buji/活动.csv" in row["reason"]
+
+
+def test_the_same_content_in_another_year_is_a_submission_of_its_own(landing, run_ingest):
+    """A register resent unchanged for the next year holds that year's rows: not a copy."""
+    rows = [
+        ["统一社会信用代码", "企业名称", "职工人数", "是否建会"],
+        [make_credit_code("91440300MA5F0DU01"), "甲公司", 120, "是"],
+    ]
+    landing.csv("buji", "企业建会台账.csv", rows, year=2020)
+    landing.csv("buji", "企业建会台账.csv", rows, year=2021)
+
+    report, con = run_ingest(landing)
+
+    assert {f.source_file: f.status for f in report.files} == {
+        "2020/buji/企业建会台账.csv": "loaded",
+        "2021/buji/企业建会台账.csv": "loaded",
+    }
+    years = con.execute("select year from raw.enterprise_register order by 1").fetchall()
+    assert years == [(2020,), (2021,)]
 
 
 def test_a_copy_added_later_to_another_street_is_a_duplicate_too(landing, run_ingest):
