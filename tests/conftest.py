@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,39 @@ class Landing:
             for p in sorted(self.root.rglob("*"))
             if p.is_file()
         }
+
+
+def pipeline_env(
+    raw: Path, warehouse: Path, *, pii_key: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The environment of a ``gonghui`` subprocess over a landing root and warehouse of its own:
+    the session's (the contract-only mapping), without the caller's ``DAGSTER_HOME``, files
+    read at once (``GONGHUI_SETTLE_SECONDS=0``) and ``pii_key`` (None: the public development
+    key, which warns); ``extra`` adds or overrides variables."""
+    env = {
+        **os.environ,
+        "GONGHUI_RAW_DIR": str(raw),
+        "GONGHUI_WAREHOUSE_DIR": str(warehouse),
+        "GONGHUI_SETTLE_SECONDS": "0",
+        **extra,
+    }
+    env.pop("DAGSTER_HOME", None)
+    if pii_key is None:
+        env.pop("GONGHUI_PII_KEY", None)
+    else:
+        env["GONGHUI_PII_KEY"] = pii_key
+    return env
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """A small demo mart published by the real pipeline, once per test worker
+    (``tests/lib/published_demo.py``); tests that use it are in the xdist group
+    ``published_demo``, so one worker builds it."""
+    sys.path.insert(0, str(Path(__file__).parent / "lib"))
+    from published_demo import build_published_demo
+
+    return build_published_demo(tmp_path_factory)
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ blocks publication) in a subprocess with its own landing root and warehouse, wit
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import pipeline_env
 
 GONGHUI = Path(sys.executable).with_name("gonghui")
 MAX_LINES = 60
@@ -25,14 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 @pytest.fixture(scope="module")
 def quiet_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("quiet")
-    env = dict(
-        os.environ,
-        GONGHUI_RAW_DIR=str(base / "raw"),
-        GONGHUI_WAREHOUSE_DIR=str(base / "warehouse"),
-        GONGHUI_SETTLE_SECONDS="0",
-    )
-    for name in ("DAGSTER_HOME", "GONGHUI_PII_KEY"):
-        env.pop(name, None)
+    env = pipeline_env(base / "raw", base / "warehouse")  # the development key: it warns
     subprocess.run(
         [GONGHUI, "demo-data", "--scale", "0.3"], env=env, check=True, capture_output=True
     )

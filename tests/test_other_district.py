@@ -10,7 +10,6 @@ district total that is the sum of the streets, and no Longgang street code anywh
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import pipeline_env
 
 from orchestration.lib.settings import DEFAULT_STREETS_PATH
 from orchestration.lib.streets import load_street_codes
@@ -58,15 +58,12 @@ def other_district(tmp_path_factory):
     streets = base / "streets.csv"
     # the district row among the streets: it names the district and is not a street
     streets.write_text(STREETS_FILE.replace("\n", "\n" + DISTRICT_ROW, 1), encoding="utf-8")
-    env = dict(
-        os.environ,
-        GONGHUI_RAW_DIR=str(base / "raw"),
-        GONGHUI_WAREHOUSE_DIR=str(base / "warehouse"),
+    env = pipeline_env(
+        base / "raw",
+        base / "warehouse",
+        pii_key="other-district-test-key",
         GONGHUI_STREETS=str(streets),
-        GONGHUI_PII_KEY="other-district-test-key",
-        GONGHUI_SETTLE_SECONDS="0",
     )
-    env.pop("DAGSTER_HOME", None)
     demo = base / "demo"
     subprocess.run(
         [GONGHUI, "demo-data", "--scale", "0.02", "--raw-dir", str(demo)],

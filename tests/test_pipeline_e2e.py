@@ -7,7 +7,6 @@ full-scale generated demo data, then checks the published figures against the pr
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import pipeline_env
 from pii_scan import find_leaks, landing_secrets
 
 from orchestration.lib.identifiers import is_valid_credit_code, is_valid_id_number
@@ -30,13 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    env = dict(
-        os.environ,
-        GONGHUI_RAW_DIR=str(base / "raw"),
-        GONGHUI_WAREHOUSE_DIR=str(base / "warehouse"),
-        GONGHUI_PII_KEY="e2e-test-key",
-    )
-    env.pop("DAGSTER_HOME", None)
+    env = pipeline_env(base / "raw", base / "warehouse", pii_key="e2e-test-key")
     subprocess.run([GONGHUI, "demo-data"], env=env, check=True, capture_output=True)
     proc = subprocess.run([GONGHUI, "run"], env=env, capture_output=True, text=True)
     return base, proc

@@ -10,7 +10,6 @@ blocked and keeps its provisional rows; reopened, it publishes provisional again
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import pipeline_env
 
 GONGHUI = Path(sys.executable).with_name("gonghui")
 SCALE = 0.1  # at 0.05 the demo 2020 and 2021 register of buji are the same file (duplicate_content)
@@ -28,16 +28,7 @@ pytestmark = pytest.mark.xdist_group("working_year")
 
 
 def _env(raw: Path, warehouse: Path, as_of: str) -> dict[str, str]:
-    env = dict(
-        os.environ,
-        GONGHUI_RAW_DIR=str(raw),
-        GONGHUI_WAREHOUSE_DIR=str(warehouse),
-        GONGHUI_PII_KEY="working-year-test-key",
-        GONGHUI_AS_OF=as_of,
-        GONGHUI_SETTLE_SECONDS="0",
-    )
-    env.pop("DAGSTER_HOME", None)
-    return env
+    return pipeline_env(raw, warehouse, pii_key="working-year-test-key", GONGHUI_AS_OF=as_of)
 
 
 @dataclass

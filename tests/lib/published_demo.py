@@ -8,13 +8,13 @@ The modules share one build because they run in the same xdist group (``PUBLISHE
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import pipeline_env
 
 GONGHUI = Path(sys.executable).with_name("gonghui")
 PUBLISHED_GROUP = "published_demo"
@@ -45,13 +45,7 @@ _BUILT: dict[str, PublishedDemo] = {}
 def build_published_demo(tmp_path_factory: pytest.TempPathFactory) -> PublishedDemo:
     if "demo" not in _BUILT:
         base = tmp_path_factory.mktemp("published-demo")
-        env = dict(
-            os.environ,
-            GONGHUI_RAW_DIR=str(base / "raw"),
-            GONGHUI_WAREHOUSE_DIR=str(base / "warehouse"),
-            GONGHUI_PII_KEY="published-demo-test-key",
-        )
-        env.pop("DAGSTER_HOME", None)
+        env = pipeline_env(base / "raw", base / "warehouse", pii_key="published-demo-test-key")
         demo = PublishedDemo(base, env)
         made = demo.gonghui("demo-data", "--scale", "0.02")
         assert made.returncode == 0, made.stdout + made.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from published_demo import PUBLISHED_GROUP, build_published_demo
+from published_demo import PUBLISHED_GROUP
 
 from orchestration.lib import report as rp
 from orchestration.lib.phrasing import Style, phrase, phrase_indicator
@@ -22,11 +22,6 @@ SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec" / "indicators.csv"
 SPEC_ROWS = list(csv.DictReader(SPEC.open(encoding="utf-8")))
 
 pytestmark = pytest.mark.xdist_group(PUBLISHED_GROUP)
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    return build_published_demo(tmp_path_factory)
 
 
 needs_chromium = pytest.mark.skipif(

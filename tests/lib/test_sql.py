@@ -12,18 +12,13 @@ import time
 
 import duckdb
 import pytest
-from published_demo import GONGHUI, PUBLISHED_GROUP, build_published_demo
+from published_demo import GONGHUI, PUBLISHED_GROUP
 
 from orchestration.lib.export import export_parquet, parquet_path
 from orchestration.lib.publish import publish_mart
 from orchestration.lib.query import Result, format_table
 
 pytestmark = pytest.mark.xdist_group(PUBLISHED_GROUP)
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    return build_published_demo(tmp_path_factory)
 
 
 DISTRICT_2021 = (

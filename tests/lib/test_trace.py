@@ -12,16 +12,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from published_demo import PUBLISHED_GROUP, build_published_demo
+from published_demo import PUBLISHED_GROUP
 
 from orchestration.lib import trace as tr
 
 pytestmark = pytest.mark.xdist_group(PUBLISHED_GROUP)
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    return build_published_demo(tmp_path_factory)
 
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec" / "indicators.csv"

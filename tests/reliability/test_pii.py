@@ -10,7 +10,6 @@ folder is searched file by file for the landing zone's identity and phone number
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import duckdb
 import polars as pl
 import pytest
 import yaml
-from conftest import fetch, make_credit_code, make_id, varchar_values
+from conftest import fetch, make_credit_code, make_id, pipeline_env, varchar_values
 from pii_scan import find_leaks, landing_secrets
 
 from orchestration.lib.identifiers import CREDIT_ALPHABET
@@ -339,14 +338,7 @@ def _hostile_files(raw: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("pii-run")
-    env = dict(
-        os.environ,
-        GONGHUI_RAW_DIR=str(base / "raw"),
-        GONGHUI_WAREHOUSE_DIR=str(base / "warehouse"),
-        GONGHUI_PII_KEY="pii-test-key",
-        GONGHUI_SETTLE_SECONDS="0",
-    )
-    env.pop("DAGSTER_HOME", None)
+    env = pipeline_env(base / "raw", base / "warehouse", pii_key="pii-test-key")
     made = subprocess.run(
         [GONGHUI, "demo-data", "--scale", "0.1"], env=env, capture_output=True, text=True
     )

@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +28,6 @@ from orchestration.lib.publish import PublicationError, mart_mismatch, publish_m
 from orchestration.lib.settings import Settings
 from orchestration.lib.summary import failure_message
 
-ROOT = Path(__file__).resolve().parents[2]
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
@@ -258,14 +256,6 @@ def test_the_os_error_reaches_the_run_summary(working, tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------- the whole pipeline (demo data)
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "tests" / "lib"))
-    from published_demo import build_published_demo
-
-    return build_published_demo(tmp_path_factory)
 
 
 @pytest.mark.xdist_group("published_demo")  # shares tests/lib's published demo build

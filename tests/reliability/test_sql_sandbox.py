@@ -193,14 +193,6 @@ def _documented_queries() -> list[tuple[str, str]]:
     return found
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "tests" / "lib"))
-    from published_demo import build_published_demo
-
-    return build_published_demo(tmp_path_factory)
-
-
 @pytest.mark.xdist_group("published_demo")  # shares tests/lib's published demo build
 def test_every_documented_query_still_works(demo):
     queries = _documented_queries()
