@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 
+from orchestration.lib.constants import PUBLISHED_MART_KEY
 from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "GONGHUI_ALERT_WEBHOOK"
 ALERT_TAG = "gonghui/alert"
-PUBLISHED_MART = dg.AssetKey("published_mart")
 TIMEOUT_SECONDS = 5.0
 #: step errors that mean "a blocking check failed", not "something broke"
 BLOCKING_CHECK_ERRORS = {"DagsterAssetCheckFailedError"}
@@ -111,7 +111,7 @@ def alert_for_run(instance: dg.DagsterInstance, run_id: str) -> Alert | None:
         e.asset_key for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
     }
     failed = run.status == dg.DagsterRunStatus.FAILURE
-    unpublished = PUBLISHED_MART in planned and PUBLISHED_MART not in materialized
+    unpublished = PUBLISHED_MART_KEY in planned and PUBLISHED_MART_KEY not in materialized
     if not (failed or (run.status == dg.DagsterRunStatus.SUCCESS and unpublished)):
         return None
     step_errors = [

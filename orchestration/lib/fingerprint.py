@@ -114,7 +114,7 @@ def current_fingerprint(con: Any, settings: Any) -> dict[str, str]:
     """:func:`inputs_fingerprint` of the working database ``con`` under ``settings``
     (:class:`orchestration.lib.settings.Settings`)."""
     from orchestration.lib.calendar import current_year_states, working_years
-    from orchestration.lib.mapping import PROJECT_ROOT
+    from orchestration.lib.constants import PROJECT_ROOT
     from orchestration.lib.publish import code_version
 
     version = code_version()
@@ -137,7 +137,7 @@ def dbt_full_refresh_reason(settings: Any) -> str | None:
     — or nothing was published yet. (dbt itself catches a change of the models' columns,
     ``on_schema_change='fail'``, but not of their logic; a first build into an empty database
     builds them whole anyway.)"""
-    from orchestration.lib.mapping import PROJECT_ROOT
+    from orchestration.lib.constants import PROJECT_ROOT
 
     try:
         manifest = json.loads((settings.published_dir / "manifest.json").read_text("utf-8"))

@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from orchestration.lib.mapping import PROJECT_ROOT, Mapping
+from orchestration.lib.constants import PROJECT_ROOT
+from orchestration.lib.mapping import Mapping
 
 DEFAULT_EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 GATE_FILE = "gate.yml"

@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from orchestration.lib.mapping import PROJECT_ROOT
+from orchestration.lib.constants import PROJECT_ROOT
 
 CATALOG_PATH = PROJECT_ROOT / "dbt_project" / "seeds" / "indicators.csv"
 SPEC_PATH = PROJECT_ROOT / "docs" / "spec" / "indicators.csv"

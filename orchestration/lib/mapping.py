@@ -19,10 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.lib.constants import PROJECT_ROOT
 from orchestration.lib.mapping_schema import validate_document
 from orchestration.lib.values import CONTRACT_DATE_FORMATS, date_format_problem
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAPPING_PATH = PROJECT_ROOT / "mapping" / "sources.yml"
 
 FIELD_TYPES = {"text", "int", "amount", "date", "bool", "category", "id_number", "credit_code"}

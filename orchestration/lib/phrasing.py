@@ -37,7 +37,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
-from orchestration.lib.mapping import PROJECT_ROOT
+from orchestration.lib.constants import PROJECT_ROOT
 
 WAN = Decimal(10000)
 NEAR = Decimal("0.1")  # "近": short of the next round figure by at most a tenth of the step

@@ -82,7 +82,7 @@ def code_version(root: Path | None = None) -> dict[str, Any]:
     """The git commit of the code and whether the work tree has local changes, if known;
     ``local_changes``: SHA-256 of those changes (``git diff HEAD``), so that two different
     edits of the same commit are two code versions."""
-    from orchestration.lib.mapping import PROJECT_ROOT
+    from orchestration.lib.constants import PROJECT_ROOT
 
     def git(*args: str) -> str | None:
         try:

@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, PROJECT_ROOT
+from orchestration.lib.constants import PROJECT_ROOT
+from orchestration.lib.mapping import DEFAULT_MAPPING_PATH
 
 #: the streets list shipped with the project (Longgang's eleven streets)
 DEFAULT_STREETS_PATH = PROJECT_ROOT / "mapping" / "streets.csv"

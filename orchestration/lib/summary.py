@@ -161,7 +161,7 @@ class RunSummary:
     def collect(cls, result, settings: Settings, elapsed: float, instance=None) -> RunSummary:
         """Read the outcome from the Dagster run result (and its stored run in ``instance``)
         and the working database."""
-        from orchestration.defs.publish.assets import PUBLISHED_MART_KEY, REPUBLISHED_TAG
+        from orchestration.lib.constants import PUBLISHED_MART_KEY, REPUBLISHED_TAG
         from orchestration.lib.fingerprint import UP_TO_DATE_TAG
 
         events = result.get_asset_materialization_events()

@@ -37,7 +37,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.lib.mapping import PROJECT_ROOT
+from orchestration.lib.constants import PROJECT_ROOT
 from orchestration.lib.streets import Street, UnknownStreetError, resolve_street, streets_from_rows
 
 MANIFEST_PATH = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
@@ -223,7 +223,7 @@ def _same(a: Any, b: Any) -> bool:
 @cache
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
     if not path.is_file():
-        from orchestration.defs.dbt.resources import prepare_dbt_project
+        from orchestration.lib.dbt_project import prepare_dbt_project
 
         prepare_dbt_project()
     return json.loads(path.read_text(encoding="utf-8"))

@@ -180,7 +180,7 @@ def test_gonghui_run_stops_before_starting_a_run_when_nothing_changed(ingested):
 
 
 def test_the_dbt_build_rebuilds_from_scratch_when_the_project_changed(tmp_path):
-    from orchestration.lib.mapping import PROJECT_ROOT
+    from orchestration.lib.constants import PROJECT_ROOT
 
     settings = SimpleNamespace(published_dir=tmp_path)
     assert dbt_full_refresh_reason(settings) == "no publication recorded"

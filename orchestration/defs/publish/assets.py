@@ -10,13 +10,12 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import mart_model_names, warehouse_models
 from orchestration.defs.ingest.resources import WarehouseResource
+from orchestration.lib.constants import PUBLISHED_MART_KEY, REPUBLISHED_TAG
 from orchestration.lib.fingerprint import current_fingerprint
 from orchestration.lib.publish import Publication, input_files, mart_mismatch, publish_mart
 
 PUBLISH_GROUP = "publish"
-PUBLISHED_MART_KEY = dg.AssetKey("published_mart")
 #: run tag of a publication that replaced a mart which did not match its manifest: why
-REPUBLISHED_TAG = "gonghui/republished_because"
 #: the landing audit tables the source-level gate checks validate (and the manifest reads)
 GATED_LANDING_KEYS = [
     dg.AssetKey(["landing", t]) for t in ("source_files", "control_totals", "quarantine")
