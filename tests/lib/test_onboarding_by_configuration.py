@@ -10,6 +10,8 @@ row of it was quarantined.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import fetch, source_file
@@ -116,3 +118,35 @@ def test_an_unknown_key_in_the_entry_fails_naming_it(tmp_path, line, key):
     message = str(err.value)
     assert f"(longcheng_hris_cases).{key}" in message or f".{key}: unknown key" in message
     assert "unknown key" in message and "templates[0]" in message
+
+
+def test_the_onboarded_rows_reach_the_conformed_tables(landing, tmp_path):
+    """The same entry, through dbt: the marts hold the export's cases and payments with the
+    right values (万元 → yuan, day-first and English dates, 1.234,50)."""
+    import duckdb
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
+    from raw_fixture import run_dbt
+
+    from orchestration.lib.ingest import ingest
+
+    hris_exports(landing)
+    mapping = load_mapping(mapping_with_templates(tmp_path / "m", HRIS_TEMPLATES))
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ingest(landing.root, con, mapping, "onboarding", key=b"test-key")
+    built = run_dbt(tmp_path, db, "run", "--select", "+fct_dispute_cases", "+fct_hardship_payments")
+    assert built.returncode == 0, built.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        cases = con.execute(
+            "select case_no, accepted_on, dispute_type, outcome, recovered_amount "
+            "from marts.fct_dispute_cases where street_code = 'longcheng' order by case_no"
+        ).fetchall()
+        paid = con.execute(
+            "select payment_no, paid_on, aid_type, amount "
+            "from marts.fct_hardship_payments where street_code = 'longcheng' order by 1"
+        ).fetchall()
+    assert [(c[0], c[1].isoformat(), c[2], c[3], float(c[4])) for c in cases] == [
+        (c[0], c[1], c[4], c[5], c[6]) for c in EXPECTED_CASES
+    ]
+    assert [(p[0], p[1].isoformat(), p[2], float(p[3])) for p in paid] == EXPECTED_AID
