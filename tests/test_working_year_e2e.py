@@ -10,6 +10,7 @@ blocked and keeps its provisional rows; reopened, it publishes provisional again
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -174,6 +175,10 @@ def test_the_report_of_an_open_year_says_its_figures_are_provisional(base, tmp_p
     html = (tmp_path / "r2022.html").read_text(encoding="utf-8")
     assert "2022年工作数据报告（临时数）" in html
     assert "截至 2022年7月31日，数据尚未报齐：" in html and "平湖（8 类报表）" in html
+    # the submission desk's page: who sent what, street × report kind
+    assert "三、2022 年报送情况" in html
+    grid = dict(re.findall(r"<tr><td>(\S+?)</td>((?:<td class=\"mark\">.*?</td>)+)</tr>", html))
+    assert grid["布吉"].count(">✓<") == 6 and grid["平湖"].count(">·<") == 8, grid
     final = (tmp_path / "r2021.html").read_text(encoding="utf-8")
     assert "临时数" not in final and 'provisional-banner"' not in final
 

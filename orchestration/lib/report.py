@@ -308,6 +308,7 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         "district_name": _district_name(),
         "street_count": len(streets),
         "open_year": open_year(con, year),
+        "submissions": submissions(con, year, streets),
         "previous_year": year - 1 if has_previous else None,
         "domains": [(d, DOMAINS.get(d, d), domains[d]) for d in domains if domains[d]],
         "charts": charts,
@@ -317,6 +318,62 @@ def collect(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
         "files_read": sources[0],
         "files_loaded": sources[1],
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+#: how the report names each submission status (``submission_status.status``)
+SUBMISSION_MARKS = {
+    "received": ("✓", "已报送"),
+    "missing": ("·", "未报送"),
+    "rejected_only": ("✗", "仅有被退回文件"),
+    "late": ("!", "逾期未报"),
+}
+
+
+def submissions(
+    con: duckdb.DuckDBPyConnection, year: int, streets: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The year's street × report kind grid of ``submission_status`` (the submission desk's
+    page of the report); ``None`` for a mart published without it."""
+    has = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'submission_status'"
+    ).fetchone()[0]
+    if not has:
+        return None
+    cells = {
+        (r["street_code"], r["report_kind"]): r["status"]
+        for r in _rows(con, "select * from submission_status where year = ?", [year])
+    }
+    if not cells:
+        return None
+    from orchestration.lib.mapping import MappingError, load_mapping
+
+    try:
+        titles = {k.name: k.title for k in load_mapping().kinds.values()}
+    except MappingError:
+        titles = {}
+    order = {k: i for i, k in enumerate(titles)}  # the mapping's order of the kinds
+    kinds = sorted({kind for _street, kind in cells}, key=lambda k: (order.get(k, len(order)), k))
+    rows = [
+        {
+            "street": s["short_zh"] or s["name_zh"],
+            "marks": [
+                SUBMISSION_MARKS.get(cells.get((s["street_code"], k)), ("", ""))[0] for k in kinds
+            ],
+        }
+        for s in streets
+        if any((s["street_code"], k) in cells for k in kinds)
+    ]
+    counts = {status: 0 for status in SUBMISSION_MARKS}
+    for status in cells.values():
+        counts[status] = counts.get(status, 0) + 1
+    return {
+        "kinds": [titles.get(k, k) for k in kinds],
+        "rows": rows,
+        "legend": [
+            (mark, label, counts.get(status, 0))
+            for status, (mark, label) in SUBMISSION_MARKS.items()
+        ],
     }
 
 

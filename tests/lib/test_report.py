@@ -245,3 +245,30 @@ def test_the_page_reader_agrees_with_pdftotext(report_2021, tmp_path):
         ).stdout
         y_max = max(float(y) for y in re.findall(r'yMax="([0-9.]+)"', boxes))
         assert abs(page.text_bottom - y_max) < 6, n  # baseline vs. bottom of the glyphs
+
+
+def test_the_submission_page_is_the_street_by_kind_grid_of_the_year():
+    import duckdb
+
+    from orchestration.lib.report import submissions
+
+    con = duckdb.connect()
+    con.execute(
+        "create table submission_status as select * from (values "
+        "(2022, 'buji', 'dispute_cases', 'received'), (2022, 'buji', 'member_roster', 'late'), "
+        "(2022, 'pinghu', 'dispute_cases', 'rejected_only'), "
+        "(2022, 'pinghu', 'member_roster', 'missing'), (2021, 'buji', 'dispute_cases', 'late')"
+        ") as t(year, street_code, report_kind, status)"
+    )
+    streets = [
+        {"street_code": "pinghu", "short_zh": "平湖", "name_zh": "平湖街道"},
+        {"street_code": "buji", "short_zh": "布吉", "name_zh": "布吉街道"},
+    ]
+    page = submissions(con, 2022, streets)
+    assert page["kinds"] == ["工会会员信息采集表", "劳资纠纷调处台账"]  # the mapping's order
+    assert page["rows"] == [  # the streets list's order
+        {"street": "平湖", "marks": ["·", "✗"]},
+        {"street": "布吉", "marks": ["!", "✓"]},
+    ]
+    assert [n for _mark, _label, n in page["legend"]] == [1, 1, 1, 1]
+    assert submissions(con, 2020, streets) is None
