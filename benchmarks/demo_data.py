@@ -5,7 +5,7 @@
 Generates both years (2020, 2021) into DIR (default: a temporary folder, removed afterwards)
 in this process and prints the wall time, the peak RSS (getrusage), the files and rows per
 year. ``--verify`` then reads the files back with the reference reader
-(``orchestration.lib.demo.verify``) and compares the figures with the expected ones.
+(``gonghui_demo.verify``) and compares the figures with the expected ones.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestration.lib.demo import generate  # noqa: E402
-from orchestration.lib.demo import verify as V  # noqa: E402
+from gonghui_demo import generate  # noqa: E402
+from gonghui_demo import verify as V  # noqa: E402
 
 
 def main() -> int:

@@ -35,7 +35,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     if args.if_missing and _has_files(raw_dir):
         print(f"demo data: {raw_dir} already has files, nothing generated")
         return 0
-    from orchestration.lib.demo import generate
+    from gonghui_demo import generate
 
     started = time.perf_counter()
     summary = generate(raw_dir, scale=args.scale, seed=args.seed)

@@ -78,7 +78,7 @@ class Base:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Base:
-    from orchestration.lib.demo import generate
+    from gonghui_demo import generate
 
     root = tmp_path_factory.mktemp("working_year")
     summary = generate(root / "raw", scale=SCALE, seed=2021, years=(2020, 2021, 2022))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from gonghui_demo.population import KEY_FIELD
 from orchestration.lib import indicator_catalog
 from orchestration.lib.constants import PROJECT_ROOT
-from orchestration.lib.demo.population import KEY_FIELD
 from orchestration.lib.mapping import load_mapping
 
 DBT = PROJECT_ROOT / "dbt_project"

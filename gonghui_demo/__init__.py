@@ -1,5 +1,8 @@
 """Demo landing data: the 11 streets' report files for 2020 and 2021, messy but calibrated.
 
+A package of its own beside ``orchestration`` (the product knows nothing of these files): used
+by ``gonghui demo-data``, the tests and the benchmarks.
+
 ``generate(raw_dir)`` writes ``raw_dir/<year>/<street_code>/<file>`` for every street and all 8
 report kinds of ``docs/spec/landing-contract.md``. Processed by the pipeline's rules (below),
 the 2021 files yield exactly the ``demo_2021_value`` of every indicator in
