@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import gonghui_demo as demo
 from gonghui_demo import layouts as L
 from gonghui_demo import population as P
 from gonghui_demo import verify as V
-from orchestration.lib import demo
 from orchestration.lib.identifiers import is_valid_credit_code, is_valid_id_number
 
 ROOT = Path(__file__).resolve().parents[2]
