@@ -56,6 +56,9 @@ def published_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with warehouse.connect(read_only=True) as con:
         fingerprint = current_fingerprint(con, settings)
         years = working_years(con)
+    # a year a blocking finding names is decided too, even with no landing file of its own
+    # (rows of a year the sources do not have): it is held back, never published unchecked
+    years = sorted({*years, *(y for c in checks for y in c.get("blocked_years") or [])})
     states = current_year_states(settings, years)
     decisions = decide_years(states, checks)
     hold = [y for y, d in decisions.items() if d.decision == BLOCKED]
