@@ -180,7 +180,26 @@ def pii_key_id(key: bytes) -> str:
 
 
 def keyed_hash(series: pl.Series, key: bytes) -> pl.Series:
-    """HMAC-SHA256 (hex) of each non-null value; the same key gives the same pseudonym."""
+    """HMAC-SHA256 (hex) of each non-null value; the same key gives the same pseudonym.
+
+    Each distinct value is hashed once (``hmac.digest``, OpenSSL's one-shot HMAC) and the
+    digests are mapped back in polars; :func:`keyed_hash_reference` hashes value by value and
+    gives the same output (a test compares). Measured against composing the HMAC from
+    DuckDB's ``sha256`` (``sha256(opad || unhex(sha256(ipad || value)))``): no faster, and
+    it runs in the reading workers already, one per core."""
+    distinct = series.drop_nulls().unique()
+    digest = hmac.digest
+    hashes = pl.Series(
+        [digest(key, v.encode("utf-8"), "sha256").hex() for v in distinct.to_list()],
+        dtype=pl.String,
+    )
+    return series.replace_strict(distinct, hashes, default=None, return_dtype=pl.String).alias(
+        series.name
+    )
+
+
+def keyed_hash_reference(series: pl.Series, key: bytes) -> pl.Series:
+    """:func:`keyed_hash` value by value (the definition; tests compare the two)."""
     return pl.Series(
         series.name,
         [
