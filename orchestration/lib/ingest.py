@@ -182,20 +182,26 @@ def pii_key_id(key: bytes) -> str:
 def keyed_hash(series: pl.Series, key: bytes) -> pl.Series:
     """HMAC-SHA256 (hex) of each non-null value; the same key gives the same pseudonym.
 
-    Each distinct value is hashed once (``hmac.digest``, OpenSSL's one-shot HMAC) and the
-    digests are mapped back in polars; :func:`keyed_hash_reference` hashes value by value and
-    gives the same output (a test compares). Measured against composing the HMAC from
-    DuckDB's ``sha256`` (``sha256(opad || unhex(sha256(ipad || value)))``): no faster, and
-    it runs in the reading workers already, one per core."""
-    distinct = series.drop_nulls().unique()
+    One ``hmac.digest`` (OpenSSL's one-shot HMAC) per value over the UTF-8 bytes polars
+    gives, or per distinct value when values repeat (then mapped back in polars);
+    :func:`keyed_hash_reference` is the definition and gives the same output (a test
+    compares). Measured against composing the HMAC from DuckDB's ``sha256``
+    (``sha256(opad || unhex(sha256(ipad || value)))``): no faster, and this runs in the
+    reading workers already, one per core."""
+    present = series.drop_nulls()
+    distinct = present.unique() if present.n_unique() * 2 <= present.len() else present
     digest = hmac.digest
     hashes = pl.Series(
-        [digest(key, v.encode("utf-8"), "sha256").hex() for v in distinct.to_list()],
+        [digest(key, v, "sha256").hex() for v in distinct.cast(pl.Binary).to_list()],
         dtype=pl.String,
     )
-    return series.replace_strict(distinct, hashes, default=None, return_dtype=pl.String).alias(
-        series.name
-    )
+    if distinct is not present:  # repeated values (a roster's members over many periods)
+        hashes = series.replace_strict(distinct, hashes, default=None, return_dtype=pl.String)
+    elif series.null_count():
+        hashes = pl.Series([None] * series.len(), dtype=pl.String).scatter(
+            series.is_not_null().arg_true(), hashes
+        )
+    return hashes.alias(series.name)
 
 
 def keyed_hash_reference(series: pl.Series, key: bytes) -> pl.Series:
@@ -557,12 +563,14 @@ def process_sheet(
     def empty(c: str) -> pl.Expr:
         return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
 
+    # One lazy plan per sheet, collected once: row classes, then every mapped field parsed.
     # Row classes: cheap tests on every cell, normalisation only on each row's first cell.
-    frame = frame.with_columns(
+    source = frame
+    plan = frame.lazy().with_columns(
         pl.coalesce([pl.when(~empty(c)).then(pl.col(c)) for c in cells]).alias("_first")
     )
     first = V.compact(pl.col("_first")).str.to_lowercase()
-    frame = frame.with_columns(
+    plan = plan.with_columns(
         pl.all_horizontal([empty(c) for c in cells]).alias("_blank"),
         _marker_expr(first, mapping.total_row_markers).alias("_total"),
         _marker_expr(first, ["小计"]).alias("_subtotal"),
@@ -572,7 +580,7 @@ def process_sheet(
         ).alias("_repeat_header"),
         pl.all_horizontal([empty(c) for c in mapped_cols]).alias("_no_values"),
     )
-    frame = frame.with_columns(
+    plan = plan.with_columns(
         pl.when(pl.col("_blank"))
         .then(pl.lit("blank"))
         .when(pl.col("_total"))
@@ -587,8 +595,10 @@ def process_sheet(
         .alias("_row_class")
     )
 
-    # Parse every mapped field once per distinct spelling (dates, booleans and codes repeat
-    # thousands of times), join the parsed value and error back; then the row-level rules.
+    # Parse a mapped field once per distinct spelling where spellings repeat (dates, booleans,
+    # codes repeat thousands of times: parse the distinct values, join the parsed value and
+    # error back), directly where they are mostly distinct (person keys, names); then the
+    # row-level rules. Both give the same value for the same spelling.
     errors, raw_value, finals = [], {}, []
     for spec in kind.fields.values():
         if spec.required and spec.name not in match.fields:  # defensive: caught at file level
@@ -596,16 +606,31 @@ def process_sheet(
         if spec.name not in match.fields:
             continue
         col, _prio, unit, header = match.fields[spec.name]
-        vname, ename = f"_v_{spec.name}", f"_e_{spec.name}"
-        parsed = _parse(spec, pl.col("_text"), unit, mapping, tpl)
-        lookup = (
-            frame.select(pl.col(col).unique())
-            .with_columns(V.prepare(spec.type, pl.col(col)).alias("_text"))
-            .select(col, parsed.value.alias(vname), parsed.error.alias(ename))
-        )
-        if spec.type == "text" and spec.stored:  # free text: no identity or mobile number
-            lookup = lookup.with_columns(pii.scrub(lookup[vname]))
-        frame = frame.join(lookup, on=col, how="left", nulls_equal=True, maintain_order="left")
+        vname, ename, tname = f"_v_{spec.name}", f"_e_{spec.name}", f"_t_{spec.name}"
+        parsed = _parse(spec, pl.col(tname), unit, mapping, tpl)
+        scrubbed = spec.type == "text" and spec.stored  # free text: no identity or mobile number
+        if source[col].n_unique() * 2 > source.height:  # mostly distinct: no lookup
+            plan = (
+                plan.with_columns(V.prepare(spec.type, pl.col(col)).alias(tname))
+                .with_columns(parsed.value.alias(vname), parsed.error.alias(ename))
+                .drop(tname)
+            )
+            if scrubbed:
+                plan = plan.with_columns(
+                    pl.col(vname).map_batches(pii.scrub, return_dtype=pl.String)
+                )
+        else:
+            lookup = (
+                source.lazy()
+                .select(pl.col(col).unique())
+                .with_columns(V.prepare(spec.type, pl.col(col)).alias(tname))
+                .select(col, parsed.value.alias(vname), parsed.error.alias(ename))
+            )
+            if scrubbed:
+                lookup = lookup.with_columns(
+                    pl.col(vname).map_batches(pii.scrub, return_dtype=pl.String)
+                )
+            plan = plan.join(lookup, on=col, how="left", nulls_equal=True, maintain_order="left")
         err = pl.col(ename)
         window = _window_error(spec, pl.col(vname), year) if spec.type == "date" else None
         if window is not None:
@@ -615,7 +640,7 @@ def process_sheet(
         finals.append(err.alias(ename))
         errors.append((spec, header, err))
         raw_value[spec.name] = col
-    frame = frame.with_columns(finals)
+    frame = plan.with_columns(finals).collect()
 
     totals = frame.filter(pl.col("_row_class") == "total")
     data = frame.filter(pl.col("_row_class") == "data")
