@@ -1109,7 +1109,9 @@ def ensure_raw_schema(con, mapping: Mapping) -> None:
                 con.execute(f'alter table raw.{table} add column "{c}" {t}')
 
 
-def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> None:
+def _insert(
+    con, table: str, frame: pl.DataFrame, columns: dict[str, str], schema: str = "raw"
+) -> None:
     if frame.height == 0:
         return
     arrow = frame.to_arrow()  # noqa: F841 - referenced by name in SQL
@@ -1117,7 +1119,83 @@ def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> No
         f'cast("{c}" as {t}) as "{c}"' if c in frame.columns else f'null::{t} as "{c}"'
         for c, t in columns.items()
     )
-    con.execute(f"insert into raw.{table} by name select {select} from arrow")
+    con.execute(f"insert into {schema}.{table} by name select {select} from arrow")
+
+
+#: where :class:`RawStage` keeps the rows of a run until :func:`write_raw` moves them to ``raw``
+STAGE_SCHEMA = "_ingest_stage"
+
+
+class RawStage:
+    """The loaded rows of each file, written to DuckDB as soon as the file is read.
+
+    Ingestion used to hold every frame of the run and concatenate them in :func:`write_raw`
+    (the whole run in memory, twice); now each file's frames go into the tables of
+    :data:`STAGE_SCHEMA` of the working database when the worker returns them (DuckDB keeps
+    them on disk / within its memory limit, not in Python) and are dropped from the
+    :class:`FileResult`. :func:`write_raw` then moves the rows of the files that are finally
+    loaded or superseded (resubmissions, duplicates and held streets are decided after every
+    file is read) into ``raw`` in its one transaction, in the order the in-memory path had
+    (by file, then as read), and the stage is dropped. Nothing in ``raw`` changes before that
+    transaction: a failed run leaves ``raw`` as it was (and a stage left by a killed run is
+    dropped by the next)."""
+
+    ORDER = "_stage_order"
+
+    def __init__(self, con, mapping: Mapping):
+        self.con, self.mapping = con, mapping
+        self.tables: set[str] = set()
+        self.rows = 0
+        self.created = False  # a run that reads nothing leaves the database untouched
+
+    def columns(self, kind: str) -> dict[str, str]:
+        return kind_columns(self.mapping.kinds[kind]) | {self.ORDER: "BIGINT"}
+
+    def add(self, result: FileResult) -> None:
+        """Stage ``result``'s loaded frames and drop them from it."""
+        for kind, frames in result.loaded.items():
+            if not self.created:
+                self.con.execute(f"drop schema if exists {STAGE_SCHEMA} cascade")
+                self.con.execute(f"create schema {STAGE_SCHEMA}")
+                self.created = True
+            if kind not in self.tables:
+                ddl = ", ".join(f'"{c}" {t}' for c, t in self.columns(kind).items())
+                self.con.execute(f"create table {STAGE_SCHEMA}.{kind} ({ddl})")
+                self.tables.add(kind)
+            for frame in frames:
+                order = pl.int_range(self.rows, self.rows + frame.height, dtype=pl.Int64)
+                _insert(
+                    self.con,
+                    kind,
+                    frame.with_columns(order.alias(self.ORDER)),
+                    self.columns(kind),
+                    STAGE_SCHEMA,
+                )
+                self.rows += frame.height
+        result.loaded = {}
+
+    def move(self, kind: str, files: pl.DataFrame) -> None:
+        """Insert the staged rows of ``files`` (``_source_file``, ``superseded_by``) into
+        ``raw.<kind>``, each with its file's ``_superseded_by``."""
+        if kind not in self.tables or files.height == 0:
+            return
+        keep = files  # noqa: F841 - referenced by name in SQL
+        self.con.execute(
+            f"insert into raw.{kind} by name "
+            f"select s.* exclude ({self.ORDER}, _superseded_by), "
+            "k.superseded_by as _superseded_by "
+            f"from {STAGE_SCHEMA}.{kind} s join keep k on s._source_file = k._source_file "
+            f"order by s._source_file, s.{self.ORDER}"
+        )
+
+    def close(self) -> None:
+        """Drop the stage (never raises: it runs while another error may propagate)."""
+        if self.created:
+            try:
+                self.con.execute(f"drop schema if exists {STAGE_SCHEMA} cascade")
+            except Exception as exc:  # dropped by the next run that stages rows
+                log.warning("could not drop the ingestion stage %s: %s", STAGE_SCHEMA, exc)
+        self.tables, self.created = set(), False
 
 
 def source_file_rows(
@@ -1177,8 +1255,12 @@ def write_raw(
     unplaced: bool = False,
     key_id: str | None = None,
     held: tuple[list[str], list[FileResult]] = ([], []),
+    stage: RawStage | None = None,
 ) -> None:
     """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
+
+    The loaded rows are the frames of each result, and the rows ``stage`` holds for results
+    that are loaded or superseded (:class:`RawStage`).
 
     ``scope=(None, None)`` replaces everything; ``(None, ["buji"])`` only Buji's rows.
     ``unplaced`` also replaces the ``source_files`` rows of files outside any street folder
@@ -1199,6 +1281,15 @@ def write_raw(
         conds.append(f"street_code in ({quoted or 'null'})")
     where = " and ".join(conds) or "true"
     ensure_raw_schema(con, mapping)
+    staged_files = pl.DataFrame(
+        [
+            (r.source_file, r.superseded_by if r.status == "superseded" else None)
+            for r in results
+            if r.status in ("loaded", "superseded")
+        ],
+        schema={"_source_file": pl.String, "superseded_by": pl.String},
+        orient="row",
+    )
     con.execute("begin transaction")
     try:
         for kind in mapping.kinds.values():
@@ -1208,6 +1299,8 @@ def write_raw(
                 _insert(
                     con, kind.name, pl.concat(frames, how="diagonal_relaxed"), kind_columns(kind)
                 )
+            if stage is not None:
+                stage.move(kind.name, staged_files)
         # misplaced files have no year/street: they always belong to a full refresh
         misplaced = (
             " or (year is null or street_code is null)" if where == "true" or unplaced else ""
@@ -1550,61 +1643,67 @@ def ingest(
     pool = pool or FilePool(
         limits.workers, timeout_s=limits.file_timeout_s, memory_bytes=limits.worker_memory_bytes
     )
+    stage = RawStage(con, mapping)
     try:
-        for done, (job, outcome) in enumerate(pool.run(jobs, pool.target or process_file), 1):
-            report_progress("files", done, len(jobs))
-            path = job.key
-            result = _pool_result(path, raw_dir, street_codes, outcome)
-            try:
-                st = path.stat()
-                moved = (st.st_size, st.st_mtime_ns) != stats[path]
-            except OSError:
-                moved = True
-            if moved:
-                hold(
-                    result.reject(
-                        "deferred",
-                        "in_flux",
-                        "the file changed while it was read: it may still be arriving; read in a "
-                        "later run",
+        try:
+            for done, (job, outcome) in enumerate(pool.run(jobs, pool.target or process_file), 1):
+                report_progress("files", done, len(jobs))
+                path = job.key
+                result = _pool_result(path, raw_dir, street_codes, outcome)
+                try:
+                    st = path.stat()
+                    moved = (st.st_size, st.st_mtime_ns) != stats[path]
+                except OSError:
+                    moved = True
+                if moved:
+                    hold(
+                        result.reject(
+                            "deferred",
+                            "in_flux",
+                            "the file changed while it was read: it may still be arriving; "
+                            "read in a later run",
+                        )
                     )
-                )
-            elif result.reason_code == "unreadable" and result.sha256 is None:
-                hold(result)  # the OS refused to read it: the street's state is unknown
-            else:
-                if result.status not in ("loaded",):
-                    log.warning("%s", result.message)
-                results.append(result)
-    finally:
-        if own_pool:
-            pool.close()
+                elif result.reason_code == "unreadable" and result.sha256 is None:
+                    hold(result)  # the OS refused to read it: the street's state is unknown
+                else:
+                    if result.status not in ("loaded",):
+                        log.warning("%s", result.message)
+                    stage.add(result)
+                    results.append(result)
+        finally:
+            if own_pool:
+                pool.close()
 
-    results = [r for r in results if r.street_code not in held]
-    results.sort(key=lambda r: r.source_file)
-    resolve_resubmissions(results)  # a resubmission identical to its original supersedes it
-    _reject_duplicates(con, results, None if scope_streets is None else wanted_streets)
-    if held:
-        for street, why in held.items():
-            log.warning("street %s kept as last ingested: %s", street, "; ".join(why))
-        scope_streets = [s for s in (scope_streets or street_codes) if s not in held]
-    report_files = sorted(results + held_rows, key=lambda r: r.source_file)
-    if scope_streets == [] and not include_unplaced and not held_rows:
-        ensure_raw_schema(con, mapping)  # nothing changed: no row is rewritten
-        return IngestReport(run_id, report_files, [], unchanged, held)
-    write_raw(
-        con,
-        results,
-        mapping,
-        run_id,
-        scope=(
-            list(years) if years is not None else None,
-            scope_streets,  # [] = nothing, not everything
-        ),
-        unplaced=include_unplaced and scope_streets is not None,
-        key_id=pii_key_id(key),
-        held=(sorted(held), held_rows),
-    )
-    return IngestReport(run_id, report_files, scope_streets, unchanged, held)
+        results = [r for r in results if r.street_code not in held]
+        results.sort(key=lambda r: r.source_file)
+        resolve_resubmissions(results)  # a resubmission identical to its original supersedes it
+        _reject_duplicates(con, results, None if scope_streets is None else wanted_streets)
+        if held:
+            for street, why in held.items():
+                log.warning("street %s kept as last ingested: %s", street, "; ".join(why))
+            scope_streets = [s for s in (scope_streets or street_codes) if s not in held]
+        report_files = sorted(results + held_rows, key=lambda r: r.source_file)
+        if scope_streets == [] and not include_unplaced and not held_rows:
+            ensure_raw_schema(con, mapping)  # nothing changed: no row is rewritten
+            return IngestReport(run_id, report_files, [], unchanged, held)
+        write_raw(
+            con,
+            results,
+            mapping,
+            run_id,
+            scope=(
+                list(years) if years is not None else None,
+                scope_streets,  # [] = nothing, not everything
+            ),
+            unplaced=include_unplaced and scope_streets is not None,
+            key_id=pii_key_id(key),
+            held=(sorted(held), held_rows),
+            stage=stage,
+        )
+        return IngestReport(run_id, report_files, scope_streets, unchanged, held)
+    finally:
+        stage.close()
 
 
 def _pool_result(
