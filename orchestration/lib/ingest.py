@@ -29,8 +29,11 @@ import hmac
 import logging
 import os
 import re
+import shutil
+import tempfile
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,6 +318,8 @@ class FileResult:
     layouts: list[SheetLayout] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     loaded: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    #: kind → Parquet files of loaded rows written by the worker (:class:`RawStage`)
+    spilled: dict[str, list[str]] = field(default_factory=dict)
     quarantined: list[pl.DataFrame] = field(default_factory=list)
     control_totals: list[dict] = field(default_factory=list)
     rows_data: int = 0
@@ -325,6 +330,7 @@ class FileResult:
     def reject(self, status: str, code: str, reason: str) -> FileResult:
         self.status, self.reason_code, self.reason = status, code, reason
         self.loaded, self.quarantined, self.control_totals = {}, [], []
+        self.spilled = {}
         self.rows_loaded = self.rows_quarantined = self.rows_data = 0
         return self
 
@@ -858,12 +864,38 @@ def process_file(
     run_id: str,
     ingested_at: dt.datetime | None = None,
     limits: IngestLimits | None = None,
+    spill_dir: Path | None = None,
 ) -> FileResult:
     """Read, recognise, parse and validate one landing file. Never raises for bad input.
 
     ``limits`` (default: from the environment) are checked before the file is parsed.
-    Ingestion runs this in a worker process (:mod:`orchestration.lib.workers`).
+    Ingestion runs this in a worker process (:mod:`orchestration.lib.workers`) with
+    ``spill_dir``: the loaded rows are then written there (:func:`spill`), not returned.
     """
+    result = _process_file(
+        path,
+        raw_dir,
+        mapping,
+        street_codes=street_codes,
+        key=key,
+        run_id=run_id,
+        ingested_at=ingested_at,
+        limits=limits,
+    )
+    return spill(result, spill_dir) if spill_dir is not None else result
+
+
+def _process_file(
+    path: Path,
+    raw_dir: Path,
+    mapping: Mapping,
+    *,
+    street_codes: Iterable[str],
+    key: bytes,
+    run_id: str,
+    ingested_at: dt.datetime | None,
+    limits: IngestLimits | None,
+) -> FileResult:
     ingested_at = ingested_at or dt.datetime.now()
     result = unread_result(path, raw_dir, street_codes)
     try:
@@ -1109,9 +1141,7 @@ def ensure_raw_schema(con, mapping: Mapping) -> None:
                 con.execute(f'alter table raw.{table} add column "{c}" {t}')
 
 
-def _insert(
-    con, table: str, frame: pl.DataFrame, columns: dict[str, str], schema: str = "raw"
-) -> None:
+def _insert(con, table: str, frame: pl.DataFrame, columns: dict[str, str]) -> None:
     if frame.height == 0:
         return
     arrow = frame.to_arrow()  # noqa: F841 - referenced by name in SQL
@@ -1119,83 +1149,63 @@ def _insert(
         f'cast("{c}" as {t}) as "{c}"' if c in frame.columns else f'null::{t} as "{c}"'
         for c, t in columns.items()
     )
-    con.execute(f"insert into {schema}.{table} by name select {select} from arrow")
-
-
-#: where :class:`RawStage` keeps the rows of a run until :func:`write_raw` moves them to ``raw``
-STAGE_SCHEMA = "_ingest_stage"
+    con.execute(f"insert into raw.{table} by name select {select} from arrow")
 
 
 class RawStage:
-    """The loaded rows of each file, written to DuckDB as soon as the file is read.
+    """Where each file's loaded rows wait, on disk, until :func:`write_raw` moves them to ``raw``.
 
-    Ingestion used to hold every frame of the run and concatenate them in :func:`write_raw`
-    (the whole run in memory, twice); now each file's frames go into the tables of
-    :data:`STAGE_SCHEMA` of the working database when the worker returns them (DuckDB keeps
-    them on disk / within its memory limit, not in Python) and are dropped from the
-    :class:`FileResult`. :func:`write_raw` then moves the rows of the files that are finally
-    loaded or superseded (resubmissions, duplicates and held streets are decided after every
-    file is read) into ``raw`` in its one transaction, in the order the in-memory path had
-    (by file, then as read), and the stage is dropped. Nothing in ``raw`` changes before that
-    transaction: a failed run leaves ``raw`` as it was (and a stage left by a killed run is
-    dropped by the next)."""
+    Ingestion used to hold every frame of the run in the main process (pickled back from the
+    workers) and concatenate them in :func:`write_raw` (the whole run in memory, twice). Now
+    the worker that read a file writes its loaded frames as Parquet files into :attr:`dir`
+    (a private temporary folder of the run; :func:`spill`) and returns only their paths.
+    :func:`write_raw` inserts the files that are finally loaded or superseded (resubmissions,
+    duplicates and held streets are decided after every file is read) into ``raw`` in its one
+    transaction, file by file in path order (the order of the in-memory path), DuckDB
+    streaming each Parquet file; then the folder is removed. Nothing in ``raw`` changes
+    before that transaction: a failed run leaves ``raw`` as it was. The rows on disk are the
+    rows ``raw`` gets: identity numbers already hashed, names and phones already dropped."""
 
-    ORDER = "_stage_order"
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="gonghui-ingest-"))  # mode 0700
 
-    def __init__(self, con, mapping: Mapping):
-        self.con, self.mapping = con, mapping
-        self.tables: set[str] = set()
-        self.rows = 0
-        self.created = False  # a run that reads nothing leaves the database untouched
-
-    def columns(self, kind: str) -> dict[str, str]:
-        return kind_columns(self.mapping.kinds[kind]) | {self.ORDER: "BIGINT"}
-
-    def add(self, result: FileResult) -> None:
-        """Stage ``result``'s loaded frames and drop them from it."""
-        for kind, frames in result.loaded.items():
-            if not self.created:
-                self.con.execute(f"drop schema if exists {STAGE_SCHEMA} cascade")
-                self.con.execute(f"create schema {STAGE_SCHEMA}")
-                self.created = True
-            if kind not in self.tables:
-                ddl = ", ".join(f'"{c}" {t}' for c, t in self.columns(kind).items())
-                self.con.execute(f"create table {STAGE_SCHEMA}.{kind} ({ddl})")
-                self.tables.add(kind)
-            for frame in frames:
-                order = pl.int_range(self.rows, self.rows + frame.height, dtype=pl.Int64)
-                _insert(
-                    self.con,
-                    kind,
-                    frame.with_columns(order.alias(self.ORDER)),
-                    self.columns(kind),
-                    STAGE_SCHEMA,
+    def move(self, con, kind: KindSpec, results: list[FileResult]) -> None:
+        """Insert the staged rows of ``kind`` of every loaded or superseded result, each with
+        its file's ``_superseded_by``."""
+        columns = kind_columns(kind)
+        for r in results:
+            paths = r.spilled.get(kind.name, [])
+            if r.status not in ("loaded", "superseded") or not paths:
+                continue
+            for path in paths:
+                present = set(pl.read_parquet_schema(path))
+                select = ", ".join(
+                    "?::VARCHAR as _superseded_by"
+                    if c == "_superseded_by"
+                    else f'cast("{c}" as {t}) as "{c}"'
+                    if c in present
+                    else f'null::{t} as "{c}"'
+                    for c, t in columns.items()
                 )
-                self.rows += frame.height
-        result.loaded = {}
-
-    def move(self, kind: str, files: pl.DataFrame) -> None:
-        """Insert the staged rows of ``files`` (``_source_file``, ``superseded_by``) into
-        ``raw.<kind>``, each with its file's ``_superseded_by``."""
-        if kind not in self.tables or files.height == 0:
-            return
-        keep = files  # noqa: F841 - referenced by name in SQL
-        self.con.execute(
-            f"insert into raw.{kind} by name "
-            f"select s.* exclude ({self.ORDER}, _superseded_by), "
-            "k.superseded_by as _superseded_by "
-            f"from {STAGE_SCHEMA}.{kind} s join keep k on s._source_file = k._source_file "
-            f"order by s._source_file, s.{self.ORDER}"
-        )
+                con.execute(
+                    f"insert into raw.{kind.name} by name select {select} from read_parquet(?)",
+                    [r.superseded_by if r.status == "superseded" else None, path],
+                )
 
     def close(self) -> None:
-        """Drop the stage (never raises: it runs while another error may propagate)."""
-        if self.created:
-            try:
-                self.con.execute(f"drop schema if exists {STAGE_SCHEMA} cascade")
-            except Exception as exc:  # dropped by the next run that stages rows
-                log.warning("could not drop the ingestion stage %s: %s", STAGE_SCHEMA, exc)
-        self.tables, self.created = set(), False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def spill(result: FileResult, folder: Path) -> FileResult:
+    """Write ``result``'s loaded frames as Parquet files into ``folder`` (see
+    :class:`RawStage`) and keep only their paths (``result.spilled``)."""
+    for kind, frames in result.loaded.items():
+        for frame in frames:
+            path = Path(folder) / f"{uuid.uuid4().hex}.parquet"
+            frame.write_parquet(path, compression="lz4", statistics=False)
+            result.spilled.setdefault(kind, []).append(str(path))
+    result.loaded = {}
+    return result
 
 
 def source_file_rows(
@@ -1259,7 +1269,7 @@ def write_raw(
 ) -> None:
     """Replace the ``raw`` rows of the years/streets in ``scope`` with ``results``, atomically.
 
-    The loaded rows are the frames of each result, and the rows ``stage`` holds for results
+    The loaded rows are the frames of each result, and the files ``stage`` holds for results
     that are loaded or superseded (:class:`RawStage`).
 
     ``scope=(None, None)`` replaces everything; ``(None, ["buji"])`` only Buji's rows.
@@ -1281,15 +1291,6 @@ def write_raw(
         conds.append(f"street_code in ({quoted or 'null'})")
     where = " and ".join(conds) or "true"
     ensure_raw_schema(con, mapping)
-    staged_files = pl.DataFrame(
-        [
-            (r.source_file, r.superseded_by if r.status == "superseded" else None)
-            for r in results
-            if r.status in ("loaded", "superseded")
-        ],
-        schema={"_source_file": pl.String, "superseded_by": pl.String},
-        orient="row",
-    )
     con.execute("begin transaction")
     try:
         for kind in mapping.kinds.values():
@@ -1300,7 +1301,7 @@ def write_raw(
                     con, kind.name, pl.concat(frames, how="diagonal_relaxed"), kind_columns(kind)
                 )
             if stage is not None:
-                stage.move(kind.name, staged_files)
+                stage.move(con, kind, results)
         # misplaced files have no year/street: they always belong to a full refresh
         misplaced = (
             " or (year is null or street_code is null)" if where == "true" or unplaced else ""
@@ -1643,7 +1644,9 @@ def ingest(
     pool = pool or FilePool(
         limits.workers, timeout_s=limits.file_timeout_s, memory_bytes=limits.worker_memory_bytes
     )
-    stage = RawStage(con, mapping)
+    stage = RawStage()
+    for job in jobs:
+        job.kwargs["spill_dir"] = stage.dir
     try:
         try:
             for done, (job, outcome) in enumerate(pool.run(jobs, pool.target or process_file), 1):
@@ -1669,7 +1672,6 @@ def ingest(
                 else:
                     if result.status not in ("loaded",):
                         log.warning("%s", result.message)
-                    stage.add(result)
                     results.append(result)
         finally:
             if own_pool:
