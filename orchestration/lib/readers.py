@@ -168,10 +168,14 @@ def read_json(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
     text, encoding = decode_text(data, encodings)
     if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8"):
         utf8 = data.removeprefix(b"\xef\xbb\xbf")  # the text is valid UTF-8 already
+        text = None  # (decoded again if needed: a str of the file is 2-4 times its size)
     else:
         utf8 = text.encode("utf-8")
     sheet = _json_sheet_native(utf8, encoding)
-    return [sheet if sheet is not None else _json_sheet_reference(text, encoding)]
+    if sheet is None:
+        text = text if text is not None else data.decode(encoding)
+        sheet = _json_sheet_reference(text, encoding)
+    return [sheet]
 
 
 def read_json_reference(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
