@@ -29,7 +29,6 @@ import hmac
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 import unicodedata
@@ -1195,7 +1194,12 @@ class RawStage:
                 )
 
     def close(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the folder and its Parquet files (flat: nothing else is ever in it)."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.dir):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.dir / name)
+            os.rmdir(self.dir)
 
 
 def spill(result: FileResult, folder: Path) -> FileResult:
