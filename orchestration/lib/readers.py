@@ -8,6 +8,7 @@ a text editor. A file that cannot be read raises :class:`FileRejected` with the 
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -156,7 +157,34 @@ def _cell_text(value) -> str | None:
 
 
 def read_json(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
+    """A JSON list of records (or an object holding one under data/records/rows), one text
+    cell per record and key: the header row is the keys in order of first appearance.
+
+    Read natively by polars (:func:`_json_sheet_native`); a document it cannot prove to read
+    exactly as the per-value reference does (:func:`_json_sheet_reference`: numbers and
+    booleans as :func:`_cell_text` writes them) is read by the reference, which also gives
+    the error messages."""
+    data = path.read_bytes()
+    text, encoding = decode_text(data, encodings)
+    if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "utf8"):
+        utf8 = data.removeprefix(b"\xef\xbb\xbf")  # the text is valid UTF-8 already
+        text = None  # (decoded again if needed: a str of the file is 2-4 times its size)
+    else:
+        utf8 = text.encode("utf-8")
+    sheet = _json_sheet_native(utf8, encoding)
+    if sheet is None:
+        text = text if text is not None else data.decode(encoding)
+        sheet = _json_sheet_reference(text, encoding)
+    return [sheet]
+
+
+def read_json_reference(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
+    """:func:`read_json` by the per-value path only (tests compare the two)."""
     text, encoding = decode_text(path.read_bytes(), encodings)
+    return [_json_sheet_reference(text, encoding)]
+
+
+def _json_sheet_reference(text: str, encoding: str | None) -> Sheet:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -179,7 +207,117 @@ def read_json(path: Path, encodings: tuple[str, ...]) -> list[Sheet]:
         headers.update(dict.fromkeys(record))
     names = list(headers)
     rows = [list(names)] + [[_cell_text(r.get(h)) for h in names] for r in records]
-    return [Sheet(None, _text_frame(rows), list(range(len(rows))), encoding)]
+    return Sheet(None, _text_frame(rows), list(range(len(rows))), encoding)
+
+
+#: the members of every object in a JSON text by the type of their value (a match inside a
+#: string value only makes the count larger, never smaller)
+_JSON_MEMBER = re.compile(rb':[ \t\r\n]*([-0-9"tf])')
+_JSON_MEMBER_KIND = {ord('"'): "string", ord("t"): "bool", ord("f"): "bool"}
+
+
+def _json_kind(dtype: pl.DataType) -> str | None:
+    if dtype == pl.String:
+        return "string"
+    if dtype.is_integer() or dtype == pl.Float64:
+        return "number"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype == pl.Null:
+        return "null"
+    return None  # nested: read by the reference
+
+
+def _json_sheet_native(text: bytes, encoding: str | None) -> Sheet | None:
+    """The sheet of a JSON document read by polars, or None when polars' reading could differ
+    from the reference: polars infers one type per key (``5`` next to ``"x"`` becomes
+    ``"5"``, ``true`` next to ``1`` becomes ``1``) and keeps the first of duplicate keys, so
+    the members of each type are counted in the text (:data:`_JSON_MEMBER`) and must equal
+    the non-null values polars read of that type — then no value changed type. Nested
+    values, floats of 10¹⁵ or more and empty lists are left to the reference."""
+    start = text.lstrip()[:1]
+    if start not in (b"[", b"{"):
+        return None
+    try:
+        doc = pl.read_json(io.BytesIO(text), infer_schema_length=None)
+    except Exception:  # malformed, or not objects: the reference says why
+        return None
+    counts = {"string": 0, "number": 0, "bool": 0}
+    if start == b"{":
+        key = next(
+            (k for k in JSON_LIST_KEYS if k in doc.columns and doc.schema[k] == pl.List), None
+        )
+        if key is None or doc.height != 1 or not isinstance(doc.schema[key].inner, pl.Struct):
+            return None
+        for name, dtype in doc.schema.items():  # the wrapper's own members (code, message)
+            if name == key:
+                continue
+            kind = _json_kind(dtype)
+            if kind is None:
+                return None
+            if kind != "null" and doc[name][0] is not None:
+                counts[kind] += 1
+        if doc[key].list.len()[0] in (0, None):
+            return None
+        records = doc.select(pl.col(key).explode())
+        if records[key].null_count():
+            return None
+        records = records.unnest(key)
+    else:
+        records = doc
+    if records.width == 0 or records.height == 0:
+        return None
+    columns = []
+    for name, dtype in records.schema.items():
+        kind = _json_kind(dtype)
+        if kind is None:
+            return None
+        col = records[name]
+        if kind != "null":
+            counts[kind] += col.len() - col.null_count()
+        if dtype == pl.Float64:
+            col = _float_text(col)
+            if col is None:
+                return None
+        elif dtype == pl.Boolean:
+            col = col.replace_strict([True, False], ["是", "否"], return_dtype=pl.String)
+        else:
+            col = col.cast(pl.String)
+        columns.append(col)
+    found = {"string": 0, "number": 0, "bool": 0}
+    for first, n in collections.Counter(_JSON_MEMBER.findall(text)).items():
+        found[_JSON_MEMBER_KIND.get(first[0], "number")] += n
+    if found != counts:
+        return None
+    names = list(records.columns)
+    frame = pl.DataFrame(
+        {
+            f"c{i}": pl.concat([pl.Series([n], dtype=pl.String), c.rename("")])
+            for i, (n, c) in enumerate(zip(names, columns, strict=True))
+        }
+    )
+    return Sheet(None, frame, list(range(frame.height)), encoding)
+
+
+def _float_text(col: pl.Series) -> pl.Series | None:
+    """:func:`_cell_text` of a float column (a whole number below 10¹⁵ without ``.0``; other
+    values as Python writes them, computed once per distinct value); None for a value of
+    10¹⁵ or more (it may have been an integer in the file: only the reference knows)."""
+    if col.is_nan().any() or (col.abs().max() or 0) >= 1e15:
+        return None
+    fractions = col.filter(col != col.round(0)).unique()
+    text = pl.Series([str(v) for v in fractions.to_list()], dtype=pl.String)
+    v = pl.col("v")
+    return (
+        pl.DataFrame({"v": col})
+        .select(
+            pl.when(v == v.round(0))
+            .then(v.cast(pl.Int64).cast(pl.String))
+            .otherwise(v.replace_strict(fractions, text, default=None, return_dtype=pl.String))
+        )
+        .to_series()
+        .alias(col.name)
+    )
 
 
 _DIMENSION = re.compile(
