@@ -78,6 +78,8 @@ figures without writing files.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import random
 import shutil
 import time
@@ -97,6 +99,17 @@ BIG_SHEET = 5000  # rows; xlsx sheets above this are written in constant-memory 
 def manifest(years: tuple[int, ...] = (2020, 2021)) -> dict[str, list[str]]:
     """Deviation family -> files exercising it, for the given years."""
     return L.build_manifest(years)
+
+
+def _mark_received(year_dir: Path, year: int) -> None:
+    """Date every file of the year as received on 31 January of the next year, the last of the
+    year's submissions: the demo stands for files that arrived long ago (complete, so the
+    pipeline reads them at once instead of deferring files "modified in the last
+    GONGHUI_SETTLE_SECONDS"), and the same seed gives the same files, dates included."""
+    received = dt.datetime(year + 1, 1, 31, 12, 0).timestamp()
+    for path in year_dir.rglob("*"):
+        if path.is_file():
+            os.utime(path, (received, received))
 
 
 def generate(
@@ -142,6 +155,7 @@ def generate(
                 name, text = L.JUNK_FILES[street]
                 (street_dir / name).write_text(text.format(y=year), encoding="utf-8")
                 n_files += 1
+        _mark_received(year_dir, year)
         summary["files"][year] = n_files
         summary["rows"][year] = rows_written
         summary["records"][year] = _record_counts(data, year)

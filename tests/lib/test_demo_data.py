@@ -8,6 +8,7 @@ on canonical records at a small scale, and end to end by the e2e pipeline test).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from datetime import date
 from pathlib import Path
 
@@ -127,6 +128,16 @@ def test_deterministic(generated, tmp_path):
     assert first == second
     for rel in first:
         assert (raw / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_files_are_dated_as_received_after_their_year(generated):
+    """The demo stands for submissions received long ago: none is "still arriving", so a run
+    right after `gonghui demo-data` (make run) reads every file instead of deferring it."""
+    raw, _summary = generated
+    for path in (p for p in raw.rglob("*") if p.is_file()):
+        year = int(path.relative_to(raw).parts[0])
+        received = dt.datetime.fromtimestamp(path.stat().st_mtime)
+        assert received == dt.datetime(year + 1, 1, 31, 12, 0), path
 
 
 def test_manifest_covers_every_family_with_existing_files(generated):
