@@ -75,7 +75,8 @@ def reread_reason(settings, args: argparse.Namespace) -> str | None:
         return "first ingestion into this warehouse"
     import duckdb
 
-    from orchestration.lib.ingest import pii_key, pii_key_id, warehouse_fingerprints
+    from orchestration.lib.ingest.fingerprints import warehouse_fingerprints
+    from orchestration.lib.ingest.keys import pii_key, pii_key_id
     from orchestration.lib.mapping import MappingError, load_mapping
 
     try:

@@ -131,12 +131,12 @@ def detect_changes(
     mapping or PII key is changed). ``years``: compare only those years. ``hash_file``: the
     SHA-256 of a landing file (default: read it), e.g. from a cache keyed by size and mtime.
     """
-    from orchestration.lib.ingest import (
+    from orchestration.lib.ingest.fingerprints import (
         UNPLACED,
         landing_fingerprints,
-        load_street_codes,
         warehouse_fingerprints,
     )
+    from orchestration.lib.streets import load_street_codes
 
     codes = list(street_codes) if street_codes is not None else load_street_codes()
     candidates: list[str | None] = list(streets) if streets is not None else list(codes)

@@ -3,7 +3,7 @@
 For one file it reports the template used, the report kind each sheet was recognised as, how
 every column was mapped (header → field, unit) and which were not, required fields missing,
 row counts, and the first rows that would be quarantined and why. It runs the real engine
-(:func:`orchestration.lib.ingest.process_file`) with an in-memory result and never opens the
+(:func:`orchestration.lib.ingest.files.process_file`) with an in-memory result and never opens the
 warehouse, so a data engineer can iterate on ``mapping/sources.yml`` against a new export.
 
 The street and year come from the path when the file sits under ``<raw>/<year>/<street>/``;
@@ -23,13 +23,11 @@ from typing import Any
 
 import polars as pl
 
-from orchestration.lib.ingest import (
-    DEV_PII_KEY,
-    FileResult,
-    load_street_codes,
-    process_file,
-)
+from orchestration.lib.ingest.files import process_file
+from orchestration.lib.ingest.keys import DEV_PII_KEY
+from orchestration.lib.ingest.results import FileResult
 from orchestration.lib.mapping import Mapping, Template, load_mapping
+from orchestration.lib.streets import load_street_codes
 
 _YEAR = re.compile(r"(19|20)\d{2}")
 

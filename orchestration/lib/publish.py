@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.lib.ingest import sha256_of
+from orchestration.lib.ingest.files import sha256_of
 
 #: schema of the working database → schema of the published file
 PUBLISHED_SCHEMAS = {"marts": "main", "audit": "audit"}

@@ -452,7 +452,7 @@ def suggest_template(
 ) -> Suggestion:
     """Read ``path`` and propose how to map it (see the module docstring)."""
     from orchestration.lib.check_mapping import CheckMappingError, locate_in_landing
-    from orchestration.lib.ingest import load_street_codes
+    from orchestration.lib.streets import load_street_codes
 
     path = Path(path).expanduser().resolve()
     if not path.is_file():

@@ -18,7 +18,7 @@ jemalloc reserve far more virtual memory than they touch, so an address-space li
 normal reads; resident memory is what the machine runs out of.
 
 Results come back pickled through a pipe (polars frames pickle as Arrow IPC). The pool only
-calls a function; :func:`orchestration.lib.ingest.process_file` stays usable in-process
+calls a function; :func:`orchestration.lib.ingest.files.process_file` stays usable in-process
 (``check-mapping``, tests). ``target`` is a plain argument so that tests can inject a reader
 that crashes.
 """

@@ -18,7 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.ingest import AUDIT_TABLES, ensure_raw_schema, kind_columns
+from orchestration.lib.ingest import AUDIT_TABLES
+from orchestration.lib.ingest.warehouse import ensure_raw_schema, kind_columns
 from orchestration.lib.mapping import load_mapping
 
 _MAPPING = load_mapping()

@@ -24,7 +24,8 @@ from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.ingest.schedules import nightly_schedule
 from orchestration.defs.ingest.sensors import landing_sensor
 from orchestration.defs.jobs import GONGHUI_JOB_NAME
-from orchestration.lib.ingest import ingest, sha256_of
+from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest.files import sha256_of
 from orchestration.lib.mapping import load_mapping
 
 CC = make_credit_code("91440300MA5F00001")

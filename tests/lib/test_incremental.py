@@ -9,7 +9,8 @@ import pytest
 from conftest import PII_KEY, fetch, make_credit_code
 from mappings import CONTRACT_MAPPING
 
-from orchestration.lib.ingest import ingest, pii_key_id
+from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest.keys import pii_key_id
 from orchestration.lib.mapping import load_mapping
 
 CC = make_credit_code("91440300MA5F00001")

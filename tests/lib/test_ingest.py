@@ -21,7 +21,8 @@ from conftest import (
 )
 from mappings import mapping_with_templates
 
-from orchestration.lib.ingest import IngestReport, process_file
+from orchestration.lib.ingest import IngestReport
+from orchestration.lib.ingest.files import process_file
 from orchestration.lib.mapping import load_mapping
 
 CC1 = make_credit_code("91440300MA5F00001")

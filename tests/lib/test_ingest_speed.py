@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from orchestration.lib import readers
-from orchestration.lib.ingest import keyed_hash, keyed_hash_reference
+from orchestration.lib.ingest.keys import keyed_hash, keyed_hash_reference
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -132,7 +132,7 @@ def _raw(con) -> list[tuple]:
 
 
 def test_rows_reach_raw_through_the_stage_which_is_removed(landing, run_ingest, monkeypatch):
-    from orchestration.lib import ingest as ingest_module
+    from orchestration.lib.ingest import run as ingest_module
 
     stages = []
     real = ingest_module.RawStage
@@ -163,7 +163,7 @@ def test_a_failed_write_leaves_raw_as_it_was(
     landing, run_ingest, mapping, reader_pool, monkeypatch
 ):
     """Rows are staged outside ``raw``: a write that fails (a full disk) changes nothing."""
-    from orchestration.lib import ingest as ingest_module
+    from orchestration.lib.ingest import run as ingest_module
 
     _disputes(landing, "buji_disputes_2021Q3.csv", ["A1", "A2"])
     _report, con = run_ingest(landing)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from orchestration.lib.ingest import process_file
+from orchestration.lib.ingest.files import process_file
 
 ABORT = "ABORT"
 HANG = "HANG"

@@ -16,7 +16,9 @@ from hostile_rows import ACTIVITY_HEADER, activity
 from reader_hooks import misbehaving_process_file
 from workbooks import bomb_workbook, sparse_workbook
 
-from orchestration.lib.ingest import discover, ingest, landing_fingerprints, scan_landing_root
+from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest.files import discover, scan_landing_root
+from orchestration.lib.ingest.fingerprints import landing_fingerprints
 from orchestration.lib.mapping import load_mapping
 from orchestration.lib.settings import IngestLimits
 from orchestration.lib.workers import FilePool

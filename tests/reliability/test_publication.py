@@ -22,7 +22,8 @@ from conftest import PII_KEY, make_credit_code, record_publication
 
 from orchestration.lib import publish
 from orchestration.lib.fingerprint import pending_work
-from orchestration.lib.ingest import ingest, sha256_of
+from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest.files import sha256_of
 from orchestration.lib.mapping import DEFAULT_MAPPING_PATH, load_mapping
 from orchestration.lib.publish import PublicationError, mart_mismatch, publish_mart
 from orchestration.lib.settings import Settings

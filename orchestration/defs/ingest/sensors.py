@@ -35,7 +35,7 @@ from orchestration.defs.ingest.resources import WarehouseResource
 from orchestration.defs.jobs import gonghui_job
 from orchestration.defs.runs import in_progress_runs
 from orchestration.lib.changes import Changes, detect_changes
-from orchestration.lib.ingest import sha256_of
+from orchestration.lib.ingest.files import sha256_of
 from orchestration.lib.mapping import MappingError, load_mapping
 
 LANDING_SENSOR_NAME = "landing_files_sensor"
