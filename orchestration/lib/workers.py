@@ -11,11 +11,20 @@ process, and the parent watches each worker:
 - a worker whose resident memory (``VmRSS`` of ``/proc/<pid>/status``, polled) exceeds
   ``worker_memory_bytes`` → killed, ``too_large``.
 
-A killed or dead worker is replaced and the other files go on. Workers are long-lived (the
-imports of polars and the readers are paid once per worker, not per file) and are started
-with the ``spawn`` method: polars is not fork-safe. ``RLIMIT_AS`` is not used: polars and
-jemalloc reserve far more virtual memory than they touch, so an address-space limit breaks
-normal reads; resident memory is what the machine runs out of.
+A killed or dead worker is replaced and the other files go on.
+
+Memory stays bounded by a budget, not by the number of workers: each job carries an estimate
+of the memory reading it takes (``Job.weight``; ingestion estimates it from the file's size and
+format), and a job starts only while the estimates of the running jobs plus its own fit in
+``memory_budget`` — or when no other job runs, so a file larger than the budget is still read
+(alone). A smaller job that fits goes ahead of a large one that has to wait. A worker that
+needed more than ``recycle_bytes`` for its last file is stopped and replaced by a fresh one,
+since the allocators of the readers keep freed memory resident in the process.
+
+Workers are long-lived (the imports of polars and the readers are paid once per worker, not per
+file) and are started with the ``spawn`` method: polars is not fork-safe. ``RLIMIT_AS`` is not
+used: polars and jemalloc reserve far more virtual memory than they touch, so an address-space
+limit breaks normal reads; resident memory is what the machine runs out of.
 
 Results come back pickled through a pipe (polars frames pickle as Arrow IPC). The pool only
 calls a function; :func:`orchestration.lib.ingest.files.process_file` stays usable in-process
@@ -59,6 +68,8 @@ class Job:
     key: Any
     args: tuple
     kwargs: dict
+    #: estimated bytes of memory the job needs (0: unknown, always fits the budget)
+    weight: int = 0
 
 
 def _worker_main(conn: Connection) -> None:  # runs in the worker process
@@ -113,7 +124,7 @@ class _Worker:
         self.peak_rss = 0
 
     def submit(self, target: Callable, job: Job) -> None:
-        self.job, self.started = job, time.monotonic()
+        self.job, self.started, self.peak_rss = job, time.monotonic(), 0
         self.conn.send((target, job.args, job.kwargs))
 
     def kill(self) -> None:
@@ -159,16 +170,25 @@ class FilePool:
         memory_bytes: int = 4 << 30,
         target: Callable[..., Any] | None = None,
         start_method: str = "spawn",
+        memory_budget: int | None = None,
+        recycle_bytes: int | None = None,
     ):
         self.size = max(1, workers or os.cpu_count() or 1)
         self.timeout_s = timeout_s
         self.memory_bytes = memory_bytes
+        #: sum of ``Job.weight`` the running jobs may reach (None: no budget)
+        self.memory_budget = memory_budget
+        #: a worker whose resident memory reached this is replaced after its job (None: never)
+        self.recycle_bytes = recycle_bytes
         self.target = target
         self.context = mp.get_context(start_method)
         self._idle: list[_Worker] = []
         #: peak resident memory seen per job key (bytes), for measurements
         self.peak_rss: dict[Any, int] = {}
         self.workers_started = 0
+        #: most jobs running at once, and the largest sum of their weights (for tests, benchmarks)
+        self.max_running = 0
+        self.max_running_weight = 0
 
     def __enter__(self) -> FilePool:
         return self
@@ -201,14 +221,21 @@ class FilePool:
         try:
             while pending or busy:
                 while pending and len(busy) < self.size:
+                    job = self._next_fitting(pending, busy)
+                    if job is None:  # the budget is full: wait for a running job to end
+                        break
                     worker = self._worker()
                     try:
-                        worker.submit(target, pending[0])
+                        worker.submit(target, job)
                     except (OSError, EOFError):  # died while idle: start another
                         worker.kill()
                         continue
-                    pending.popleft()
+                    pending.remove(job)
                     busy.append(worker)
+                    self.max_running = max(self.max_running, len(busy))
+                    self.max_running_weight = max(
+                        self.max_running_weight, sum(w.job.weight for w in busy if w.job)
+                    )
                 ready = set(
                     wait([w.conn for w in busy] + [w.process.sentinel for w in busy], POLL_SECONDS)
                 )
@@ -219,7 +246,9 @@ class FilePool:
                     busy.remove(worker)
                     job, worker.job = worker.job, None
                     alive, result = outcome
-                    if alive:
+                    if alive and self._needs_recycling(worker):
+                        worker.stop()
+                    elif alive:
                         self._idle.append(worker)
                     else:
                         worker.kill()
@@ -227,6 +256,20 @@ class FilePool:
         finally:
             for worker in busy:  # the caller stopped early, or an error: no half state
                 worker.kill()
+
+    def _next_fitting(self, pending: deque[Job], busy: list[_Worker]) -> Job | None:
+        """The first pending job whose weight fits the budget beside the running jobs; the
+        first pending job when nothing runs (a job larger than the budget runs alone)."""
+        if not busy or self.memory_budget is None:
+            return pending[0]
+        room = self.memory_budget - sum(w.job.weight for w in busy if w.job)
+        return next((job for job in pending if job.weight <= room), None)
+
+    def _needs_recycling(self, worker: _Worker) -> bool:
+        if self.recycle_bytes is None:
+            return False
+        rss = rss_bytes(worker.process.pid) or 0
+        return max(rss, worker.peak_rss) >= self.recycle_bytes
 
     def _check(self, worker: _Worker, ready: set) -> tuple[bool, Any] | None:
         """None while the worker is still busy; else (worker reusable, result)."""
@@ -245,6 +288,7 @@ class FilePool:
             return False, self._crashed(worker)
         rss = rss_bytes(worker.process.pid) or 0
         self.peak_rss[job.key] = max(self.peak_rss.get(job.key, 0), rss)
+        worker.peak_rss = max(worker.peak_rss, rss)
         if rss > self.memory_bytes:
             log.warning("%s: worker used %s, killed", job.key, _gib(rss))
             return False, Failure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -97,3 +98,51 @@ def _kill_self(sig: int) -> None:
     import os
 
     os.kill(os.getpid(), sig)
+
+
+def _timed(seconds: float) -> tuple[float, float]:
+    start = time.monotonic()
+    time.sleep(seconds)
+    return start, time.monotonic()
+
+
+def test_jobs_run_together_only_while_their_memory_estimates_fit_the_budget():
+    # weights in "GiB": one file larger than the budget, two that fill it, small ones
+    weights = {"huge": 5, "half-a": 2, "half-b": 2, **{f"small{i}": 1 for i in range(6)}}
+    jobs = [Job(key, (0.3,), {}, weight=w) for key, w in weights.items()]
+    with FilePool(2, memory_budget=3) as pool:
+        spans = {job.key: result for job, result in pool.run(jobs, _timed)}
+    assert set(spans) == set(weights), "every job ran"
+
+    def overlap(a: str, b: str) -> bool:
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    together = [(a, b) for a in spans for b in spans if a < b and overlap(a, b)]
+    assert all(weights[a] + weights[b] <= 3 for a, b in together), together
+    assert not any("huge" in pair for pair in together), "a job over the budget runs alone"
+    assert not overlap("half-a", "half-b")
+    # the budget does not serialise what fits: jobs that fit run on every worker
+    assert pool.max_running == 2
+    with FilePool(2, memory_budget=3) as pool:
+        list(pool.run([Job(i, (0.3,), {}, weight=1) for i in range(4)], _timed))
+    assert pool.max_running == 2 and pool.max_running_weight == 2
+
+
+_HELD: list[bytearray] = []
+
+
+def _hold_memory(mib: int) -> int:
+    """Keep ``mib`` MiB resident in the worker (as a reader's allocator keeps freed pages)."""
+    block = bytearray(mib << 20)
+    block[::4096] = b"x" * len(block[::4096])
+    _HELD.append(block)
+    return os.getpid()
+
+
+def test_a_worker_that_grew_past_the_recycle_size_is_replaced_after_its_job():
+    with FilePool(1, recycle_bytes=150 << 20) as pool:
+        pids = [r for _job, r in pool.run([Job(i, (200,), {}) for i in range(3)], _hold_memory)]
+    assert len(set(pids)) == 3 and pool.workers_started == 3
+    with FilePool(1) as pool:  # without a recycle size the worker is kept
+        pids = [r for _job, r in pool.run([Job(i, (200,), {}) for i in range(3)], _hold_memory)]
+    assert len(set(pids)) == 1 and pool.workers_started == 1
