@@ -146,3 +146,16 @@ def test_a_worker_that_grew_past_the_recycle_size_is_replaced_after_its_job():
     with FilePool(1) as pool:  # without a recycle size the worker is kept
         pids = [r for _job, r in pool.run([Job(i, (200,), {}) for i in range(3)], _hold_memory)]
     assert len(set(pids)) == 1 and pool.workers_started == 1
+
+
+def test_ingestion_weighs_each_file_so_a_full_budget_reads_them_one_at_a_time(landing, run_ingest):
+    for i in range(4):
+        landing.csv("buji", f"活动_{i}.csv", [ACTIVITY_HEADER, activity(f"H{i}")])
+    with FilePool(2, memory_budget=1) as pool:  # 1 byte: no two files fit together
+        report, _con = run_ingest(landing, pool=pool)
+    assert [f.status for f in report.files] == ["loaded"] * 4
+    assert pool.max_running == 1
+    with FilePool(2, memory_budget=1 << 30) as pool:  # room for both: two at a time
+        report, _con = run_ingest(landing, pool=pool)
+    assert [f.status for f in report.files] == ["loaded"] * 4
+    assert pool.max_running == 2

@@ -216,12 +216,17 @@ def ingest(
                     "ingested_at": ingested_at,
                     "limits": limits,
                 },
+                weight=limits.read_memory_estimate(path.suffix.lower().lstrip("."), st.st_size),
             )
         )
 
     own_pool = pool is None
     pool = pool or FilePool(
-        limits.workers, timeout_s=limits.file_timeout_s, memory_bytes=limits.worker_memory_bytes
+        limits.workers,
+        timeout_s=limits.file_timeout_s,
+        memory_bytes=limits.worker_memory_bytes,
+        memory_budget=limits.memory_budget_bytes,
+        recycle_bytes=limits.recycle_bytes,
     )
     stage = RawStage()
     for job in jobs:
