@@ -22,12 +22,12 @@ from dagster_dbt import (
 from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
 
 from orchestration.defs.dbt.checks import (
-    TestOutcome,
+    DbtTestOutcome,
     check_result,
     dbt_test_description,  # noqa: F401  (re-exported: what a dbt test checks)
+    dbt_test_outcome,
     model_check_spec,
     read_failing_rows,
-    test_outcome,
     tests_by_check,
 )
 from orchestration.defs.dbt.resources import dbt_project, prepare_dbt_project
@@ -216,7 +216,7 @@ def dbt_events(
     expected: dict[dg.AssetCheckKey, set[str]] = {}
     for test, key in index.items():
         expected.setdefault(key, set()).add(test)
-    outcomes: dict[dg.AssetCheckKey, list[TestOutcome]] = {}
+    outcomes: dict[dg.AssetCheckKey, list[DbtTestOutcome]] = {}
     reported: set[dg.AssetCheckKey] = set()
     failed_nodes: list[str] = []
     for event in invocation.stream_raw_events():
@@ -239,7 +239,7 @@ def dbt_events(
             continue
         if key not in selected:  # run by dbt's indirect selection, not asked for here
             continue
-        outcome = test_outcome(data, manifest)
+        outcome = dbt_test_outcome(data, manifest)
         done = outcomes.setdefault(key, [])
         done.append(outcome)
         if {o.unique_id for o in done} >= expected[key] and not any(o.failed for o in done):

@@ -53,7 +53,7 @@ def _kwarg_text(value: Any) -> str:
     return REF_PATTERN.sub(lambda m: m[1].replace("'", "").replace('"', ""), text)
 
 
-def test_severity(test: Mapping[str, Any]) -> str:
+def dbt_test_severity(test: Mapping[str, Any]) -> str:
     """``error`` or ``warn``: the dbt test's configured severity."""
     return str((test.get("config") or {}).get("severity") or "error").lower()
 
@@ -64,7 +64,7 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
     values=[男, 女] (severity error)``."""
     if test.get("description"):
         return " ".join(str(test["description"]).split())
-    severity = test_severity(test)
+    severity = dbt_test_severity(test)
     metadata = test.get("test_metadata") or {}
     if not metadata:  # a singular test: its SQL file says what it asserts
         path = test.get("original_file_path") or test.get("name")
@@ -88,7 +88,7 @@ def model_check_spec(
 ) -> dg.AssetCheckSpec:
     """The one check of a model from its tests (their manifest nodes and dagster-dbt's
     per-test specs): blocking when any test is error-severity; its description lists them."""
-    errors = [t for t, _ in tests if test_severity(t) == "error"]
+    errors = [t for t, _ in tests if dbt_test_severity(t) == "error"]
     model = asset_key.path[-1]
     head = (
         f"dbt tests of {model}: {len(tests)} ({len(errors)} error-severity, "
@@ -117,7 +117,7 @@ def tests_by_check(check_specs: Iterable[dg.AssetCheckSpec]) -> dict[str, dg.Ass
 
 
 @dataclass
-class TestOutcome:
+class DbtTestOutcome:
     """One dbt test's result in this run."""
 
     unique_id: str
@@ -143,8 +143,8 @@ class TestOutcome:
         return self.status == "error" or (self.status == "fail" and self.severity == "error")
 
 
-def test_outcome(event_data: Mapping[str, Any], manifest: Mapping[str, Any]) -> TestOutcome:
-    """A ``LogTestResult`` event's data → :class:`TestOutcome`."""
+def dbt_test_outcome(event_data: Mapping[str, Any], manifest: Mapping[str, Any]) -> DbtTestOutcome:
+    """A ``LogTestResult`` event's data → :class:`DbtTestOutcome`."""
     info = event_data.get("node_info") or {}
     unique_id = info["unique_id"]
     node = manifest["nodes"].get(unique_id) or {}
@@ -154,11 +154,11 @@ def test_outcome(event_data: Mapping[str, Any], manifest: Mapping[str, Any]) -> 
     parents = [p for p in (node.get("depends_on") or {}).get("nodes", []) if p.startswith("model.")]
     model_id = node.get("attached_node") or (parents[0] if len(parents) == 1 else None)
     model = manifest["nodes"].get(model_id) or {} if model_id else {}
-    return TestOutcome(
+    return DbtTestOutcome(
         unique_id=unique_id,
         name=node.get("name") or unique_id.split(".")[-2],
         status=status,
-        severity=test_severity(node),
+        severity=dbt_test_severity(node),
         description=dbt_test_description(node),
         failures=None if failures is None else int(failures),
         message=" ".join(str(event_data.get("msg") or "").split())[:300],
@@ -174,7 +174,7 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
         return []
 
 
-def read_failing_rows(con: duckdb.DuckDBPyConnection, outcome: TestOutcome) -> None:
+def read_failing_rows(con: duckdb.DuckDBPyConnection, outcome: DbtTestOutcome) -> None:
     """Fill ``outcome.groups``: the failing rows of the test counted per street and report
     kind (the columns :data:`STREET_COLUMN` / :data:`KIND_COLUMNS` they have).
 
@@ -226,7 +226,7 @@ def _street_text(code: str | None, names: Mapping[str, str]) -> str | None:
 
 
 def findings(
-    asset_key: dg.AssetKey, outcomes: Iterable[TestOutcome], street_names: Mapping[str, str]
+    asset_key: dg.AssetKey, outcomes: Iterable[DbtTestOutcome], street_names: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """The check's findings, one per failing test × (street, kind) of its failing rows (one per
     failing test when its rows name neither): street, kind, rule (the test and what it checks),
@@ -272,7 +272,7 @@ def findings(
 
 def check_result(
     key: dg.AssetCheckKey,
-    outcomes: list[TestOutcome],
+    outcomes: list[DbtTestOutcome],
     street_names: Mapping[str, str] | None = None,
     *,
     blocking: bool = True,
