@@ -84,6 +84,7 @@ def test_a_failing_test_names_the_streets_of_its_failing_rows_in_the_summary():
         {"street": "buji", "kind": None, "rows": 2},
     ]
     result = check_result(KEY, [uniq], {"nanwan": "南湾街道", "buji": "布吉街道"})
+    assert result.description.endswith("(2 failing; streets nanwan, buji)")  # alerts show it
     summary = RunSummary("r", success=False, published=False, elapsed=1.0)
     summary.checks = check_outcomes([_evaluation(result, blocking=True)])
     text = summary.render()

@@ -270,6 +270,10 @@ def findings(
     return out
 
 
+def _streets_of(outcome: DbtTestOutcome) -> list[str]:
+    return list(dict.fromkeys(str(g["street"]) for g in outcome.groups if g["street"]))[:5]
+
+
 def check_result(
     key: dg.AssetCheckKey,
     outcomes: list[DbtTestOutcome],
@@ -313,7 +317,9 @@ def check_result(
         else f"{len(failed)} of {len(outcomes)} dbt test(s) failed: "
         + "; ".join(
             f"{o.name} ({o.failures if o.failures is not None else o.status} failing"
-            f"{'' if o.blocks else ', warn'})"
+            f"{'' if o.blocks else ', warn'}"
+            + (f"; streets {', '.join(streets)}" if (streets := _streets_of(o)) else "")
+            + ")"
             for o in failed
         )
     )
