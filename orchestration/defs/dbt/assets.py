@@ -2,8 +2,10 @@
 
 Keeping every model in one definition means ``dbt build`` runs models and tests in DAG order in
 one step: a failing error-severity test stops the models downstream of it *and* fails the step,
-so nothing downstream in Dagster (publication) runs. dagster-dbt turns each dbt test into an
-asset check; error-severity tests become blocking checks.
+so nothing downstream in Dagster (publication) runs. The tests of a model are one asset check
+of it (``dbt_tests``, :mod:`orchestration.defs.dbt.checks`), blocking when the model has an
+error-severity test — 42 checks instead of dagster-dbt's one per test (186), a third of the
+run's events.
 """
 
 import json
