@@ -43,10 +43,43 @@ def test_a_quiet_run_prints_the_stages_and_the_summary(quiet_run):
         assert [line for line in lines if line.strip().startswith(stage)], (stage, out)
     files = re.search(r"ingest\s+(\d+)/(\d+) files read", out)
     assert files and files[1] == files[2], out
-    assert re.search(r"dbt build\s+models (\d+)/\1, tests (\d+)/\2", out), out
+    dbt = re.search(r"dbt build\s+models (\d+)/\1, model checks (\d+)/\2 \((\d+) tests\)", out)
+    assert dbt and int(dbt[3]) > int(dbt[2]), out
     assert "DEBUG" not in out and " - dagster - " not in out
     assert "OK created" not in out  # dbt's per-node lines
     assert "PUBLISHED" in out
+
+
+def test_a_run_records_one_check_per_dbt_model_and_one_planned_event_per_landing_table(
+    quiet_run,
+):
+    """Fewer Dagster events: the dbt tests are one check per model, and the street range of
+    the landing tables is one planned materialization per table, not per table × street."""
+    import sqlite3
+
+    from orchestration.defs.dbt.assets import warehouse_models
+    from orchestration.defs.ingest.assets import RAW_TABLES, landing_tables
+    from orchestration.defs.ingest.partitions import STREET_CODES
+
+    base, proc = quiet_run
+    run_id = re.search(r"gonghui run (\S+) — ", proc.stdout)[1]
+    db = base / "warehouse" / "dagster" / "history" / "runs" / f"{run_id}.db"
+    with sqlite3.connect(db) as con:
+        counts = dict(
+            con.execute("select dagster_event_type, count(*) from event_logs group by 1").fetchall()
+        )
+        landing_planned = con.execute(
+            "select count(*) from event_logs where dagster_event_type = "
+            "'ASSET_MATERIALIZATION_PLANNED' and step_key = 'landing_tables'"
+        ).fetchone()[0]
+    dbt_checks = len(list(warehouse_models.check_specs))
+    gate_checks = counts["ASSET_CHECK_EVALUATION"] - dbt_checks
+    assert 0 < gate_checks < 10, counts
+    assert counts["ASSET_CHECK_EVALUATION_PLANNED"] == counts["ASSET_CHECK_EVALUATION"]
+    assert landing_planned == len(RAW_TABLES) == len(landing_tables.keys), counts
+    # the materializations themselves stay per partition (Dagster records one per street)
+    assert counts["ASSET_MATERIALIZATION"] >= len(RAW_TABLES) * len(STREET_CODES)
+    assert sum(counts.values()) < 600, counts
 
 
 def test_every_warning_is_shown_once(quiet_run):

@@ -83,6 +83,8 @@ class Stage:
     planned_checks: int = 0
     checks: int = 0
     checks_failed: int = 0
+    #: dbt tests the step's checks aggregate (their ``tests`` metadata: one check per model)
+    tests: int = 0
     #: (done, total) reported by the step's own code (files read)
     items: tuple[int, int] | None = None
 
@@ -107,7 +109,7 @@ class Stage:
         elif self.step == "warehouse_models":
             text = (
                 f"models {self.assets}/{self.planned_assets}, "
-                f"tests {self.checks}/{self.planned_checks}"
+                f"model checks {self.checks}/{self.planned_checks} ({self.tests} tests)"
             )
         elif self.planned_checks:
             text = f"{self.checks}/{self.planned_checks} {unit}"
@@ -307,6 +309,8 @@ class RunConsole:
                 stage.assets += 1
             elif kind == "ASSET_CHECK_EVALUATION":
                 stage.checks += 1
+                tests = (event.event_specific_data.metadata or {}).get("tests")
+                stage.tests += int(getattr(tests, "value", tests) or 0)
                 if not event.event_specific_data.passed:
                     stage.checks_failed += 1
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):

@@ -24,6 +24,8 @@ class CheckOutcome:
     findings: list[dict] = field(default_factory=list)
     #: years its blocking findings name (held back by publication; lib/years.py)
     blocked_years: list[int] = field(default_factory=list)
+    #: the dbt tests a model check aggregates (its ``tests`` metadata), 0 for other checks
+    tests: int = 0
 
     @property
     def blocks(self) -> bool:
@@ -50,6 +52,7 @@ def check_outcomes(evaluations) -> list[CheckOutcome]:
         findings = metadata.get("findings")
         level = metadata.get("severity")
         years = metadata.get("blocked_years")
+        tests = metadata.get("tests")
         outcomes.append(
             CheckOutcome(
                 asset=evaluation.asset_key.to_user_string(),
@@ -62,6 +65,7 @@ def check_outcomes(evaluations) -> list[CheckOutcome]:
                 else ("block" if evaluation.blocking else "warn"),
                 findings=list(findings.value) if findings is not None else [],
                 blocked_years=list(years.value) if years is not None else [],
+                tests=int(tests.value) if tests is not None else 0,
             )
         )
     return outcomes
@@ -277,9 +281,15 @@ class RunSummary:
             lines += [f"    {p}" for p in self.problems]
         failed = [c for c in self.checks if not c.passed]
         blocking = [c for c in failed if c.blocks]
+        model_checks = [c for c in self.checks if c.tests]
+        tested = (
+            f" ({sum(c.tests for c in model_checks)} dbt tests in {len(model_checks)} of them)"
+            if model_checks
+            else ""
+        )
         lines.append(
-            f"  checks: {len(self.checks)} run, {len(self.checks) - len(failed)} passed, "
-            f"{len(failed)} failed" + (f" ({len(blocking)} blocking)" if blocking else "")
+            f"  checks: {len(self.checks)} run{tested}, {len(self.checks) - len(failed)} "
+            f"passed, {len(failed)} failed" + (f" ({len(blocking)} blocking)" if blocking else "")
         )
         lines += self._outcome_lines(blocking)
         lines += self._review_lines([c for c in failed if not c.blocks])

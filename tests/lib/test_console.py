@@ -9,25 +9,31 @@ from orchestration.cli_ops import scope_line
 from orchestration.lib.console import RunConsole, report_progress
 
 
-def entry(kind: str, step: str, passed: bool = True):
+def entry(kind: str, step: str, passed: bool = True, metadata: dict | None = None):
     event = SimpleNamespace(
-        event_type_value=kind, event_specific_data=SimpleNamespace(passed=passed)
+        event_type_value=kind,
+        event_specific_data=SimpleNamespace(passed=passed, metadata=metadata or {}),
     )
     return SimpleNamespace(dagster_event=event, step_key=step)
 
 
-def test_dbt_stage_counts_models_and_tests(tmp_path):
+def test_dbt_stage_counts_models_model_checks_and_their_tests(tmp_path):
+    """One check per dbt model: the line counts the checks and the dbt tests they ran."""
     console = RunConsole(tmp_path / "run.log")
-    for kind in ["ASSET_MATERIALIZATION_PLANNED"] * 3 + ["ASSET_CHECK_EVALUATION_PLANNED"] * 4:
+    for kind in ["ASSET_MATERIALIZATION_PLANNED"] * 3 + ["ASSET_CHECK_EVALUATION_PLANNED"] * 2:
         console.on_event(entry(kind, "warehouse_models"))
     assert console.stage_lines() == []  # planned, not started
     console.on_event(entry("STEP_START", "warehouse_models"))
-    for kind in ["ASSET_MATERIALIZATION"] * 3 + ["ASSET_CHECK_EVALUATION"] * 4:
-        console.on_event(entry(kind, "warehouse_models"))
-    console.on_event(entry("STEP_SUCCESS", "warehouse_models"))
+    for _ in range(3):
+        console.on_event(entry("ASSET_MATERIALIZATION", "warehouse_models"))
+    console.on_event(entry("ASSET_CHECK_EVALUATION", "warehouse_models", metadata={"tests": 5}))
+    console.on_event(
+        entry("ASSET_CHECK_EVALUATION", "warehouse_models", metadata={"tests": 2}, passed=False)
+    )
+    console.on_event(entry("STEP_FAILURE", "warehouse_models"))
     [line] = console.stage_lines()
     assert line.startswith("  dbt build")
-    assert "models 3/3, tests 4/4" in line and line.endswith(" s")
+    assert "models 3/3, model checks 2/2 (7 tests), 1 failed — FAILED" in line, line
 
 
 def test_failed_checks_and_failed_steps_show(tmp_path):

@@ -135,8 +135,9 @@ def run_gate(
     ``ingest``: re-ingest ``raw`` and run the source-level checks; otherwise run the warehouse
     checks on the working database as it is. ``expectations``: another ``expectations/`` dir
     (``GONGHUI_EXPECTATIONS_DIR``), read when the checks are defined — as at definition load.
-    ``dbt_tests``: also run the dbt tests (Dagster checks of ``warehouse_models``) whose names
-    start with one of these, as ``dbt build --select <tests>`` — without rebuilding a model.
+    ``dbt_tests``: also run the model checks of ``warehouse_models`` that aggregate a dbt test
+    whose name starts with one of these (every test of those models), as ``dbt build --select
+    <tests>`` — without rebuilding a model.
     """
     import json
 
@@ -165,8 +166,18 @@ def run_gate(
         selection = dg.AssetSelection.assets(
             PUBLISHED_MART_KEY
         ).without_checks() | dg.AssetSelection.checks(*warehouse_gate.check_keys)
-        dbt_checks = [k for k in warehouse_models.check_keys if k.name.startswith(dbt_tests)]
-        assert len(dbt_checks) >= len(dbt_tests), (dbt_tests, dbt_checks)
+        from orchestration.defs.dbt.checks import TEST_IDS_METADATA_KEY
+
+        # the model checks (one per model) that aggregate a test of one of these names
+        dbt_checks = [
+            s.key
+            for s in warehouse_models.check_specs
+            if any(
+                t.split(".")[2].startswith(dbt_tests)
+                for t in s.metadata[TEST_IDS_METADATA_KEY].value
+            )
+        ]
+        assert len(dbt_checks) >= 1 if dbt_tests else not dbt_checks, (dbt_tests, dbt_checks)
         if dbt_checks:
             selection |= dg.AssetSelection.checks(*dbt_checks)
     defs = dg.Definitions(

@@ -156,19 +156,25 @@ def test_quarantine_rate_over_threshold_blocks_and_the_threshold_lives_in_expect
     assert ("buji", "worker_activities") in {(f["street"], f["kind"]) for f in review}
 
 
-def _assert_blocked_by_dbt_test(run, mart: Path, before: str, asset: str, test: str) -> None:
-    """A mart check that lives in dbt (see expectations/gate.yml) blocked the publication."""
+def _assert_blocked_by_dbt_test(run, mart: Path, before: str, asset: str, test: str) -> list:
+    """A mart check that lives in dbt (see expectations/gate.yml) blocked the publication: the
+    model's check (its dbt tests aggregated) names the failing test; the reasons it gave."""
     assert not run.published, run.summary
     assert sha256(mart) == before, "a blocked run must leave the published mart untouched"
     assert run.decision["decision"] == "blocked"
-    hits = [r for r in run.decision["reasons"] if r["check"].startswith(test)]
-    assert hits and all(r["asset"] == asset for r in hits), run.decision["reasons"]
-    assert f"FAILED [block] {asset} · {test}" in run.summary, run.summary
+    hits = [r for r in run.decision["reasons"] if (r["rule"] or "").startswith(test)]
+    assert hits and all(r["asset"] == asset and r["check"] == "dbt_tests" for r in hits), (
+        run.decision["reasons"]
+    )
+    assert f"FAILED [block] {asset} · dbt_tests" in run.summary, run.summary
+    assert f" · {test}" in run.summary, run.summary
     assert "BLOCKED" in run.summary
+    return hits
 
 
 def test_a_duplicated_natural_key_in_a_conformed_table_blocks(baseline, tmp_path, monkeypatch):
-    """Checked by dbt's unique_combination_of_columns (no longer by a GE suite)."""
+    """Checked by dbt's unique_combination_of_columns (no longer by a GE suite); the failing
+    rows dbt stored name the street of the duplicated key, in the summary and the decision."""
     raw, warehouse = baseline.copy(tmp_path)
     with duckdb.connect(str(warehouse / "gonghui.duckdb")) as con:
         con.execute(
@@ -177,13 +183,19 @@ def test_a_duplicated_natural_key_in_a_conformed_table_blocks(baseline, tmp_path
         )
     test = "unique_combination_of_columns_fct_dispute_cases_"
     run = run_gate(monkeypatch, raw, warehouse, ingest=False, dbt_tests=(test,))
-    _assert_blocked_by_dbt_test(
+    hits = _assert_blocked_by_dbt_test(
         run,
         warehouse / "published/mart.duckdb",
         sha256(baseline.mart),
         "marts/fct_dispute_cases",
         test,
     )
+    # the duplicated key's two rows, both of 南湾街道 (and only this test of the model failed)
+    assert [(r["street"], r["observed"]) for r in hits] == [("nanwan 南湾街道", "2 failing row(s)")]
+    assert {(r["rule"] or "").split(":")[0] for r in run.decision["reasons"]} == {
+        hits[0]["rule"].split(":")[0]
+    }
+    assert "nanwan 南湾街道 · " in run.summary and "observed 2 failing row(s)" in run.summary
 
 
 def test_a_mart_whose_streets_do_not_add_up_to_the_district_blocks(baseline, tmp_path, monkeypatch):

@@ -1,22 +1,44 @@
-"""Asset checks made from dbt tests carry a description (not "No description provided")."""
+"""One asset check per dbt model, aggregating its tests; each test described in it."""
 
 from __future__ import annotations
 
-from orchestration.defs.dbt.assets import dbt_test_description, warehouse_models
+import json
+
+from orchestration.defs.dbt.assets import dbt_project, dbt_test_description, warehouse_models
+from orchestration.defs.dbt.checks import DBT_TESTS_CHECK, TEST_IDS_METADATA_KEY
 
 
-def test_every_dbt_check_has_a_description():
+def _manifest_tests() -> dict[str, dict]:
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "test"}
+
+
+def test_one_check_per_tested_model_covers_every_dbt_test_once():
     specs = list(warehouse_models.check_specs)
-    assert len(specs) > 100
-    assert not [s.name for s in specs if not (s.description or "").strip()]
+    assert {s.name for s in specs} == {DBT_TESTS_CHECK}
+    assert len({s.asset_key for s in specs}) == len(specs)
+    covered = [t for s in specs for t in s.metadata[TEST_IDS_METADATA_KEY].value]
+    assert sorted(covered) == sorted(_manifest_tests())  # each test in exactly one check
 
 
-def test_generic_test_names_kind_model_column_and_arguments():
-    specs = {s.name: s for s in warehouse_models.check_specs}
-    unique = specs["unique_streets_street_code"]
-    assert unique.description == "dbt test unique on streets.street_code (severity error)"
-    accepted = next(s for n, s in specs.items() if n.startswith("accepted_values_"))
-    assert accepted.description.startswith("dbt test accepted_values on ")
+def test_a_model_check_blocks_exactly_when_it_has_an_error_severity_test():
+    tests = _manifest_tests()
+    for spec in warehouse_models.check_specs:
+        severities = {
+            (tests[t]["config"].get("severity") or "error").lower()
+            for t in spec.metadata[TEST_IDS_METADATA_KEY].value
+        }
+        assert spec.blocking == ("error" in severities), spec.key
+
+
+def test_every_dbt_check_describes_each_of_its_tests():
+    specs = {s.asset_key.to_user_string(): s for s in warehouse_models.check_specs}
+    streets = specs["staging/streets"]
+    assert "dbt test unique on streets.street_code (severity error)" in streets.description
+    for spec in specs.values():
+        lines = spec.description.splitlines()
+        assert len(lines) == 1 + len(spec.metadata[TEST_IDS_METADATA_KEY].value), spec.key
+    accepted = next(s for s in specs.values() if "dbt test accepted_values on " in s.description)
     assert "values=[" in accepted.description
 
 
