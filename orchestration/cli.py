@@ -46,16 +46,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Dagster's switch (``EventLogStorage.supports_partition_subset_in_asset_materialization_
-#: planned_events``): a run over a range of street partitions records one planned
-#: materialization per asset (with the partition subset) instead of one per asset × street —
-#: 12 events instead of 132 for the landing tables. The price: when such a run fails, Dagster
-#: does not mark the range's partitions failed (the run is failed and alerted all the same).
-PLANNED_EVENTS_AS_SUBSET = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-
-
 def _prepare_dagster_home(settings: Settings) -> Path:
-    os.environ.setdefault(PLANNED_EVENTS_AS_SUBSET, "true")
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
     from orchestration.lib.instance_config import ensure_instance_config
 
