@@ -51,6 +51,15 @@ def is_valid_credit_code(value: str) -> bool:
     )
 
 
+#: the check characters and the credit code alphabet as lookup columns, made once (a list
+#: would become a new Series at each of the 17 lookups of every expression built)
+_ID_REMAINDERS = pl.Series(range(11), dtype=pl.Int32)
+_ID_CHECKS = pl.Series(list(ID_CHECK_CHARS), dtype=pl.String)
+_CREDIT_CHARS = pl.Series(list(CREDIT_ALPHABET), dtype=pl.String)
+_CREDIT_VALUES = pl.Series(range(31), dtype=pl.Int32)
+_CREDIT_REMAINDERS = pl.Series(range(31), dtype=pl.Int32)
+
+
 def id_number_is_valid_expr(col: pl.Expr) -> pl.Expr:
     """Vectorised :func:`is_valid_id_number` over a normalised (upper-case, no spaces) column."""
     shape_ok = col.str.contains(r"^\d{17}[\dX]$")
@@ -58,24 +67,23 @@ def id_number_is_valid_expr(col: pl.Expr) -> pl.Expr:
         [col.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(ID_WEIGHTS)]
     )
     expected = (total % 11).replace_strict(
-        list(range(11)), list(ID_CHECK_CHARS), return_dtype=pl.String, default=None
+        _ID_REMAINDERS, _ID_CHECKS, return_dtype=pl.String, default=None
     )
     return (shape_ok & (col.str.slice(17, 1) == expected)).fill_null(False)
 
 
 def credit_code_is_valid_expr(col: pl.Expr) -> pl.Expr:
     """Vectorised :func:`is_valid_credit_code` over a normalised column."""
-    alphabet = "".join(CREDIT_ALPHABET)
-    shape_ok = col.str.contains(f"^[{alphabet}]{{18}}$")
+    shape_ok = col.str.contains(f"^[{CREDIT_ALPHABET}]{{18}}$")
     values = [
         col.str.slice(i, 1).replace_strict(
-            list(CREDIT_ALPHABET), list(range(31)), return_dtype=pl.Int32, default=None
+            _CREDIT_CHARS, _CREDIT_VALUES, return_dtype=pl.Int32, default=None
         )
         * w
         for i, w in enumerate(CREDIT_WEIGHTS)
     ]
     total = pl.sum_horizontal(values)
     expected = ((31 - total % 31) % 31).replace_strict(
-        list(range(31)), list(CREDIT_ALPHABET), return_dtype=pl.String, default=None
+        _CREDIT_REMAINDERS, _CREDIT_CHARS, return_dtype=pl.String, default=None
     )
     return (shape_ok & (col.str.slice(17, 1) == expected)).fill_null(False)
