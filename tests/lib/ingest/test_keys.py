@@ -19,8 +19,10 @@ def test_keyed_hash_equals_the_reference():
     values += [None, "", " ", "x", "身份证４４０３", "a" * 1000, "\u0000", "é", None]
     rng.shuffle(values)
     series = pl.Series("id_number", values, dtype=pl.String)
+    repeated = pl.Series("id_number", values[:300] * 3, dtype=pl.String)  # hashed per distinct
     for key in (b"k", b"", b"x" * 64, b"y" * 65, "密钥".encode()):
         assert keyed_hash(series, key).to_list() == keyed_hash_reference(series, key).to_list()
+        assert keyed_hash(repeated, key).to_list() == keyed_hash_reference(repeated, key).to_list()
     assert keyed_hash(series, b"k").name == "id_number"
     empty = pl.Series("id_number", [], dtype=pl.String)
     assert keyed_hash(empty, b"k").to_list() == []
