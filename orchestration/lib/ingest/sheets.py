@@ -175,16 +175,29 @@ def process_sheet(
     mapped_cols = [col for col, *_ in match.fields.values()]
     header_values = {col: match.headers.get(col) for col in mapped_cols}
 
+    # each cell's emptiness, the row's first filled cell and its normalised text are columns
+    # of their own (made once, read by several tests below; dropped before the collect)
+    flags = {c: f"_empty_{i}" for i, c in enumerate(cells)}
+    helpers = [*flags.values(), "_first_text"]
+
     def empty(c: str) -> pl.Expr:
-        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+        return pl.col(flags[c])
 
     # One lazy plan per sheet, collected once: row classes, then every mapped field parsed.
     # Row classes: cheap tests on every cell, normalisation only on each row's first cell.
     source = frame
-    plan = frame.lazy().with_columns(
-        pl.coalesce([pl.when(~empty(c)).then(pl.col(c)) for c in cells]).alias("_first")
+    plan = (
+        frame.lazy()
+        .with_columns(
+            (pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(flags[c])
+            for c in cells
+        )
+        .with_columns(
+            pl.coalesce([pl.when(~empty(c)).then(pl.col(c)) for c in cells]).alias("_first")
+        )
+        .with_columns(V.compact(pl.col("_first")).str.to_lowercase().alias("_first_text"))
     )
-    first = V.compact(pl.col("_first")).str.to_lowercase()
+    first = pl.col("_first_text")
     plan = plan.with_columns(
         pl.all_horizontal([empty(c) for c in cells]).alias("_blank"),
         _marker_expr(first, mapping.total_row_markers).alias("_total"),
@@ -224,7 +237,12 @@ def process_sheet(
         vname, ename, tname = f"_v_{spec.name}", f"_e_{spec.name}", f"_t_{spec.name}"
         parsed = _parse(spec, pl.col(tname), unit, mapping, tpl)
         scrubbed = spec.type == "text" and spec.stored  # free text: no identity or mobile number
-        if source[col].n_unique() * 2 > source.height:  # mostly distinct: no lookup
+        if spec.type == "text" and not spec.stored:
+            # dropped free text (a name, a phone number): no value is kept and text has no
+            # parse error, so only the error is planned (a null marker in a required field)
+            dropped = _parse(spec, V.prepare(spec.type, pl.col(col)), unit, mapping, tpl)
+            plan = plan.with_columns(dropped.error.alias(ename))
+        elif source[col].n_unique() * 2 > source.height:  # mostly distinct: no lookup
             plan = (
                 plan.with_columns(V.prepare(spec.type, pl.col(col)).alias(tname))
                 .with_columns(parsed.value.alias(vname), parsed.error.alias(ename))
@@ -257,7 +275,7 @@ def process_sheet(
         raw_value[spec.name] = col
     # the in-memory engine: "auto" picks the streaming engine, whose start-up per query costs
     # more than the work on the small sheets most files are (3× on a street's monthly files)
-    frame = plan.with_columns(finals).collect(engine="in-memory")
+    frame = plan.with_columns(finals).drop(helpers).collect(engine="in-memory")
 
     totals = frame.filter(pl.col("_row_class") == "total")
     data = frame.filter(pl.col("_row_class") == "data")
