@@ -68,7 +68,7 @@ def find_header(
             pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns])
         ).to_series()
         scan = (template.header_scan_rows if template else None) or mapping.header_scan_rows
-        rows = [i for i, f in enumerate(filled) if f][:scan]
+        rows = filled.arg_true().head(scan).to_list()  # not a Python loop over every row
     lookups = {kind.name: kind.header_lookup() for kind in kinds}
     best: tuple | None = None
     for i in rows:
