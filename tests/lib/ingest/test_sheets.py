@@ -31,6 +31,9 @@ from ingest_cases import (
     quarantine,
     roster,
 )
+from mappings import CONTRACT_MAPPING
+
+from orchestration.lib.mapping import load_mapping
 
 CC_BAD = CC1[:-1] + ("0" if CC1[-1] != "0" else "1")
 ENTERPRISE_HEADER = ["统一社会信用代码", "企业名称", "所属社区", "行业", "职工人数", "是否建会"]
@@ -284,6 +287,30 @@ def test_bad_rows_are_quarantined_with_file_sheet_row_and_reason(landing, run_in
     assert [r["_source_row"] for r in loaded(con, "member_roster")] == [2]
     record = json.loads(got[("劳资纠纷台账.xlsx", "台账", 8)]["record_json"])
     assert record["案件编号"] == "Q5" and record["纠纷类型"] == "讨薪"
+
+
+def test_null_markers_in_dropped_free_text(landing, run_ingest, tmp_path):
+    """A name or phone column is dropped (never stored), yet a null marker still makes a
+    required name missing, spelled as typed or normalised; a marked phone is just empty."""
+    text = CONTRACT_MAPPING.read_text(encoding="utf-8")
+    assert "  null_markers: []\n" in text
+    path = tmp_path / "sources.yml"
+    path.write_text(text.replace("  null_markers: []\n", '  null_markers: ["-", N/A]\n'), "utf-8")
+    members = [
+        ROSTER_HEADER,  # line 1
+        roster(NAMES[0], ID1, PHONES[0]),  # line 2
+        roster("-", ID2, PHONES[1]),  # line 3: the marker
+        roster(NAMES[1], ID_X, "N/A"),  # line 4: a marked phone, not required
+        roster(" Ｎ / ａ ", ID2),  # line 5: the marker full-width and spaced
+    ]
+    landing.csv("buji", "会员信息采集表.csv", members)
+    _report, con = run_ingest(landing, mapping=load_mapping(path))
+    assert [(q["_source_row"], q["reason_code"]) for q in quarantine(con)] == [
+        (3, "missing_required"),
+        (5, "missing_required"),
+    ]
+    assert all("姓名 (name)" in q["reason"] for q in quarantine(con))
+    assert [r["_source_row"] for r in loaded(con, "member_roster")] == [2, 4]
 
 
 def test_a_row_with_several_problems_names_them_all(landing, run_ingest):
