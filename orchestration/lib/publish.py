@@ -21,6 +21,19 @@ A publication that fails (a full disk, an I/O error) raises :class:`PublicationE
 OS error in its message, after removing everything it wrote: the temporary mart, its ``.wal``,
 the ``.partial`` history folder (and a history entry of a swap that did not happen); the
 previous publication stays in place. Leftovers of a killed publisher are removed by the next.
+
+Why table by table, and not ``COPY FROM DATABASE work TO new`` (DuckDB 2.0; its only options
+are ``(SCHEMA)`` and ``(DATA)``): it copies a whole catalog — the working database's ``raw``,
+``reference`` and ``intermediate`` schemas too, under their own names (``marts`` would stay
+``marts``, not the mart's ``main``) — and it does the same work per table, a ``CREATE`` and an
+``INSERT … SELECT`` that decode and re-encode every row group. Measured on the demo (2 cores,
+loaded): the database-level copy 10.1 s of CPU for a 332 MB file, against 2.8 s for the
+87 MB of ``marts`` and ``audit`` copied here (the same ~0.03 s per MB); and it cannot take
+the held years' rows from the previous mart. Re-encoding is the floor of any DuckDB-to-DuckDB
+copy (``fct_members`` alone: 2.1 s of CPU; with its strings left uncompressed 1.4 s, but a
+6× larger file). What this module saves is passes over the file: row counts come from
+``count(*)``, which DuckDB answers from its row-group metadata (0.02 s for all tables), and the
+sha256 is computed while the history copy is written (one read of the new mart, not two).
 """
 
 from __future__ import annotations
