@@ -32,7 +32,7 @@ loaded): the database-level copy 10.1 s of CPU for a 332 MB file, against 2.8 s 
 the held years' rows from the previous mart. Re-encoding is the floor of any DuckDB-to-DuckDB
 copy (``fct_members`` alone: 2.1 s of CPU; with its strings left uncompressed 1.4 s, but a
 6× larger file). What this module saves is passes over the file: row counts come from
-``count(*)``, which DuckDB answers from its row-group metadata (0.02 s for all tables), and the
+``count(*)``, which reads no column data (0.02 s for all tables), and the
 sha256 is computed while the history copy is written (one read of the new mart, not two).
 """
 
