@@ -33,6 +33,14 @@ def mart(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def folder(mart, tmp_path) -> Path:
+    """The Parquet folder after a first export of ``mart``."""
+    exported = tmp_path / "parquet"
+    export_parquet(mart, exported)
+    return exported
+
+
 def _change(mart: Path, *statements: str) -> None:
     with duckdb.connect(str(mart)) as con:
         for statement in statements:
@@ -77,9 +85,7 @@ def test_first_export_writes_every_table(mart, tmp_path):
     assert manifest["tables"]["main.fct_members"]["rows"] == 5000
 
 
-def test_unchanged_tables_keep_their_files(mart, tmp_path):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_unchanged_tables_keep_their_files(mart, folder):
     before = _state(folder)
     # a new publication of the same content: a separate file with the same tables
     _change(mart, "create or replace table fct_members as select * from fct_members")
@@ -88,9 +94,7 @@ def test_unchanged_tables_keep_their_files(mart, tmp_path):
     assert _state(folder) == before
 
 
-def test_a_changed_row_rewrites_only_its_table(mart, tmp_path):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_a_changed_row_rewrites_only_its_table(mart, folder):
     before = _state(folder)
     _change(mart, "update annual_indicators set value = 31 where street_code = 'district'")
     export = export_parquet(mart, folder)
@@ -113,18 +117,14 @@ def test_a_changed_row_rewrites_only_its_table(mart, tmp_path):
         "alter table fct_members rename street to street_no",  # same values, another name
     ],
 )
-def test_any_change_of_a_table_is_exported(mart, tmp_path, change):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_any_change_of_a_table_is_exported(mart, folder, change):
     _change(mart, change)
     assert export_parquet(mart, folder).written == ["main.fct_members"]
     assert_parquet_equals_mart(mart, folder)
 
 
 @pytest.mark.parametrize("damage", ["deleted", "replaced_same_size", "truncated", "other_table"])
-def test_a_missing_or_hand_modified_file_is_rewritten(mart, tmp_path, damage):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_a_missing_or_hand_modified_file_is_rewritten(mart, folder, damage):
     target = parquet_path(folder, "main", "fct_members")
     if damage == "deleted":
         target.unlink()
@@ -141,9 +141,7 @@ def test_a_missing_or_hand_modified_file_is_rewritten(mart, tmp_path, damage):
     assert_parquet_equals_mart(mart, folder)
 
 
-def test_missing_or_damaged_manifest_rewrites_everything(mart, tmp_path):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_missing_or_damaged_manifest_rewrites_everything(mart, folder):
     (folder / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
     assert len(export_parquet(mart, folder).written) == 3
     (folder / MANIFEST_NAME).unlink()
@@ -152,10 +150,8 @@ def test_missing_or_damaged_manifest_rewrites_everything(mart, tmp_path):
     assert_parquet_equals_mart(mart, folder)
 
 
-def test_another_duckdb_version_or_force_rewrites_everything(mart, tmp_path):
+def test_another_duckdb_version_or_force_rewrites_everything(mart, folder):
     """``hash`` is DuckDB's own: a fingerprint from another version is not comparable."""
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
     manifest_path = folder / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text("utf-8"))
     manifest["duckdb"] = "0.0.1"
@@ -164,9 +160,7 @@ def test_another_duckdb_version_or_force_rewrites_everything(mart, tmp_path):
     assert len(export_parquet(mart, folder, force=True).written) == 3
 
 
-def test_tables_no_longer_published_lose_their_files(mart, tmp_path):
-    folder = tmp_path / "parquet"
-    export_parquet(mart, folder)
+def test_tables_no_longer_published_lose_their_files(mart, folder):
     (folder / "dropped_by_hand.parquet").write_bytes(b"old")
     _change(mart, "drop table audit.source_files")
     export = export_parquet(mart, folder)
