@@ -21,6 +21,19 @@ A publication that fails (a full disk, an I/O error) raises :class:`PublicationE
 OS error in its message, after removing everything it wrote: the temporary mart, its ``.wal``,
 the ``.partial`` history folder (and a history entry of a swap that did not happen); the
 previous publication stays in place. Leftovers of a killed publisher are removed by the next.
+
+Why table by table, and not ``COPY FROM DATABASE work TO new`` (DuckDB 2.0; its only options
+are ``(SCHEMA)`` and ``(DATA)``): it copies a whole catalog — the working database's ``raw``,
+``reference`` and ``intermediate`` schemas too, under their own names (``marts`` would stay
+``marts``, not the mart's ``main``) — and it does the same work per table, a ``CREATE`` and an
+``INSERT … SELECT`` that decode and re-encode every row group. Measured on the demo (2 cores,
+loaded): the database-level copy 10.1 s of CPU for a 332 MB file, against 2.8 s for the
+87 MB of ``marts`` and ``audit`` copied here (the same ~0.03 s per MB); and it cannot take
+the held years' rows from the previous mart. Re-encoding is the floor of any DuckDB-to-DuckDB
+copy (``fct_members`` alone: 2.1 s of CPU; with its strings left uncompressed 1.4 s, but a
+6× larger file). What this module saves is passes over the file: row counts come from
+``count(*)``, which reads no column data (0.02 s for all tables), and the
+sha256 is computed while the history copy is written (one read of the new mart, not two).
 """
 
 from __future__ import annotations
@@ -174,27 +187,42 @@ def write_decision(
     return _write_json(published_dir / "decisions" / f"{run_id}.json", doc)
 
 
-def _copy_read_only(source: Path, target: Path) -> None:
+def _copy_read_only(source: Path, target: Path) -> str:
     """``target`` = a separate copy of ``source`` (its own inode, never a hard link), flushed
-    to disk, mode ``0444``."""
-    shutil.copyfile(source, target)
-    _fsync(target)
+    to disk, mode ``0444``; returns the sha256 of the bytes copied — hashed while copying, so
+    the new mart is read once for both (a pass less than hashing it, then copying it)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    with source.open("rb") as src, target.open("wb") as dst:
+        while n := src.readinto(buffer):
+            digest.update(view[:n])
+            dst.write(view[:n])
+        dst.flush()
+        os.fsync(dst.fileno())
     os.chmod(target, READ_ONLY)
+    return digest.hexdigest()
 
 
-def _keep_history(tmp: Path, history: Path, manifest: dict[str, Any]) -> None:
-    """``history/<name>/`` = a copy of the new mart + its manifest, appearing complete or not
-    at all (the ``.partial`` folder is removed when writing it fails)."""
-    partial = history.with_name(f".{history.name}.partial")
+def _partial(history: Path) -> Path:
+    """Where ``history/<name>/`` is written before it appears complete (renamed)."""
+    return history.with_name(f".{history.name}.partial")
+
+
+def _start_history(tmp: Path, history: Path) -> str:
+    """Copy the new mart into the ``.partial`` folder of ``history``; its sha256."""
+    partial = _partial(history)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    try:
-        _copy_read_only(tmp, partial / "mart.duckdb")
-        _write_json(partial / "manifest.json", manifest)
-        os.replace(partial, history)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    return _copy_read_only(tmp, partial / "mart.duckdb")
+
+
+def _finish_history(history: Path, manifest: dict[str, Any]) -> None:
+    """``history/<name>/`` = the copy + its manifest, appearing complete or not at all (the
+    caller removes the ``.partial`` folder when this or anything before it fails)."""
+    partial = _partial(history)
+    _write_json(partial / "manifest.json", manifest)
+    os.replace(partial, history)
 
 
 def mart_mismatch(mart: Path, manifest: dict[str, Any]) -> str | None:
@@ -255,6 +283,7 @@ def publish_mart(
     tmp = target.with_name(f".{target.stem}-{run_id}{target.suffix}.tmp")
     tables: dict[str, int] = {}
     history: Path | None = None
+    entry: Path | None = None
     swapped = False
     try:
         with duckdb.connect(str(tmp)) as con:
@@ -294,8 +323,13 @@ def publish_mart(
             con.execute("checkpoint")
         _fsync(tmp)
         now = dt.datetime.now(dt.UTC)
+        if keep_history:
+            entry = target.parent / "history" / f"{now:%Y%m%dT%H%M%SZ}_{run_id}"
+            sha256 = _start_history(tmp, entry)  # the copy is the pass that hashes
+        else:
+            sha256 = sha256_of(tmp)
         publication = Publication(
-            target, tables, sha256=sha256_of(tmp), published_at=now.isoformat(timespec="seconds")
+            target, tables, sha256=sha256, published_at=now.isoformat(timespec="seconds")
         )
         manifest = {
             "run_id": run_id,
@@ -311,9 +345,8 @@ def publish_mart(
         }
         os.chmod(tmp, READ_ONLY)
         if keep_history:
-            entry = target.parent / "history" / f"{now:%Y%m%dT%H%M%SZ}_{run_id}"
             manifest["history"] = str(entry.relative_to(target.parent))
-            _keep_history(tmp, entry, manifest)
+            _finish_history(entry, manifest)
             history = publication.history_dir = entry
         os.replace(tmp, target)
         swapped = True
@@ -330,6 +363,8 @@ def publish_mart(
     finally:
         for leftover in _temporary_files(tmp):
             leftover.unlink(missing_ok=True)
+        if entry is not None:  # gone once renamed into place
+            shutil.rmtree(_partial(entry), ignore_errors=True)
     return publication
 
 

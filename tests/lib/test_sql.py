@@ -101,8 +101,8 @@ def test_parquet_export_covers_every_published_table(demo):
 
 def test_parquet_export_removes_stale_files(demo, tmp_path):
     (tmp_path / "dropped_table.parquet").write_bytes(b"old")
-    written = export_parquet(demo.mart, tmp_path)
-    assert "main.annual_indicators" in written and "audit.excluded_rows" in written
+    export = export_parquet(demo.mart, tmp_path)
+    assert "main.annual_indicators" in export.files and "audit.excluded_rows" in export.files
     assert not (tmp_path / "dropped_table.parquet").exists()
 
 

@@ -189,7 +189,7 @@ def test_full_disk_while_copying_history_cleans_up(working, tmp_path, monkeypatc
         Path(dst).write_bytes(b"half a mart")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
 
-    monkeypatch.setattr(publish.shutil, "copyfile", no_space)
+    monkeypatch.setattr(publish, "_copy_read_only", no_space)
     with pytest.raises(PublicationError, match="No space left on device") as failed:
         publish_mart(working, target, "run-2")
     assert "unchanged" in str(failed.value)
@@ -198,6 +198,31 @@ def test_full_disk_while_copying_history_cleans_up(working, tmp_path, monkeypatc
     assert [p.name for p in (target.parent / "history").iterdir()] == [first.history_dir.name]
     manifest = json.loads((target.parent / "manifest.json").read_text("utf-8"))
     assert manifest["run_id"] == "run-1"
+
+
+@pytest.mark.parametrize("error", [ENOSPC, ValueError("a bad record")])
+def test_a_failure_after_the_history_copy_removes_it(working, tmp_path, error):
+    """The history copy (which hashes the new mart) is written before the manifest is
+    complete: a failure in between leaves neither the ``.partial`` folder nor an entry."""
+    target = _published(tmp_path)
+    first = publish_mart(working, target, "run-1")
+
+    def failing_record(publication):
+        assert len(publication.sha256) == 64  # hashed by the history copy, already made
+        raise error
+
+    with pytest.raises(PublicationError if isinstance(error, OSError) else ValueError):
+        publish_mart(working, target, "run-2", record=failing_record)
+    assert _leftovers(target.parent) == []
+    assert [p.name for p in (target.parent / "history").iterdir()] == [first.history_dir.name]
+    assert json.loads((target.parent / "manifest.json").read_text("utf-8"))["run_id"] == "run-1"
+
+
+def test_without_history_the_manifest_still_records_the_sha256(working, tmp_path):
+    target = _published(tmp_path)
+    publication = publish_mart(working, target, "run-1", keep_history=False)
+    assert publication.history_dir is None and not (target.parent / "history").exists()
+    assert publication.manifest["mart"]["sha256"] == sha256_of(target)
 
 
 def test_full_disk_while_writing_the_database_removes_its_wal(working, tmp_path, monkeypatch):
@@ -239,7 +264,7 @@ def test_the_os_error_reaches_the_run_summary(working, tmp_path, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.parent / "x"))
 
-    monkeypatch.setattr(publish.shutil, "copyfile", no_space)
+    monkeypatch.setattr(publish, "_copy_read_only", no_space)
 
     @dg.asset
     def published_mart():

@@ -146,17 +146,29 @@ PUBLISHED_PARQUET_KEY = dg.AssetKey("published_parquet")
     group_name=PUBLISH_GROUP,
     deps=[PUBLISHED_MART_KEY],
     kinds={"parquet"},
-    description="published/parquet/<table>.parquet: every published table, for BI tools.",
+    description="published/parquet/<table>.parquet: every published table, for BI tools; only "
+    "the tables that changed since the last export are written (published/parquet/manifest.json).",
 )
 def published_parquet(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.lib.export import export_parquet
 
     settings = warehouse.settings()
-    written = export_parquet(settings.published_mart, settings.published_dir / "parquet")
-    context.log.info(f"exported {len(written)} tables to {settings.published_dir / 'parquet'}")
+    folder = settings.published_dir / "parquet"
+    export = export_parquet(settings.published_mart, folder)
+    context.log.info(
+        f"parquet export to {folder}: {len(export.written)} of {len(export.files)} tables "
+        f"written, {len(export.kept)} unchanged and kept"
+        + (f", {len(export.removed)} stale files removed" if export.removed else "")
+    )
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(settings.published_dir / "parquet")),
-            "tables": dg.MetadataValue.json({k: str(v) for k, v in written.items()}),
+            "path": dg.MetadataValue.path(str(folder)),
+            "tables": dg.MetadataValue.json({k: str(v) for k, v in export.files.items()}),
+            # tables exported by this run / whose Parquet file was up to date and kept
+            "written": len(export.written),
+            "kept": len(export.kept),
+            "written_tables": dg.MetadataValue.json(export.written),
+            "removed": len(export.removed),
+            "manifest": dg.MetadataValue.path(str(folder / "manifest.json")),
         }
     )
