@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.lib.ingest import sha256_of
+from orchestration.lib.ingest.files import sha256_of
 
 #: options of every ``COPY … TO`` of the export (part of what a Parquet file is a function of)
 PARQUET_OPTIONS = "format parquet, compression zstd"
