@@ -66,7 +66,7 @@ select
             when {{ winner_exists }} then first_value({{ column }}) over key_rows
         end as {{ alias }}{{ "," if not loop.last }}
     {%- endfor %}
-from {{ ref('stg_landing__' ~ spec['stem']) }}
+from {{ ref('stg_landing__' ~ spec['stem']) }}  -- noqa: LT02
 {% if is_incremental() %}
     where {{ in_selected_streets('street_code') }}  -- noqa: LT02
 {% endif %}
@@ -93,7 +93,7 @@ window key_rows as (
 {% macro deduplicated_rows(report_kind) -%}
     {%- set spec = var('report_kinds')[report_kind] -%}
     {%- set key = spec['key'] -%}
-    {%- if spec.get('ranked') %}
+    {%- if spec['ranked'] %}
 select
     * exclude (
         _dedup_rank,

@@ -11,7 +11,7 @@
 {%- set kinds = [] %}
 {%- for kind in var('report_kinds') %}
     {%- set spec = var('report_kinds')[kind] %}
-    {%- do kinds.append((kind, spec['key'], spec.get('ranked'))) %}
+    {%- do kinds.append((kind, spec['key'], spec['ranked'])) %}
 {%- endfor %}
 {{ config(
     materialized='incremental',
