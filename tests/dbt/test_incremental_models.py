@@ -2,18 +2,21 @@
 
 Build once on ``raw_fixture.build_raw`` plus two streets (longgang: every member row in a
 superseded file, so no row in int_members_deduplicated; pingdi: 2021 and 2022, no excluded
-row). Then change the raw schema the way ingestion does, in one run ``run-2``:
+row) and a member of bantian. Then change the raw schema the way ingestion does, in one run
+``run-2``:
 
 * buji re-ingested: every row rewritten with the new run id, one member's values changed,
   a member and an enterprise removed, a duplicated member, a superseded member file, a 2022
   member (a year added), a changed dispute amount;
-* bantian removed (all its files gone); nanwan added (a superseded file, and a member also
-  reported by pinghu, collected later: pinghu's record now counts for nanwan);
+* bantian removed (all its files gone: its member and enterprise rows); nanwan added (a
+  superseded file, and a member also reported by pinghu, collected later: pinghu's record
+  now counts for nanwan);
 * pingdi's 2022 re-ingested with no file left (its 2021 rows keep the old run id).
 
 The incremental builds get the re-ingested streets as Dagster passes them, ``--vars
-'{"streets": [...]}'`` (bantian and pingdi's excluded rows have an EMPTY new batch, which
-delete+insert alone would miss). A failed incremental run must change nothing; the next
+'{"streets": [...]}'`` (bantian's rows in int_members_ranked and bantian's and pingdi's
+excluded rows have an EMPTY new batch, which delete+insert alone would miss). A failed
+incremental run must change nothing; the next
 ``dbt build`` (incremental) must give exactly what a ``--full-refresh`` build gives on the same
 raw data, in every table of the intermediate, marts and audit schemas, while the streets that
 did not change are not recomputed: their member rows carry a probe value written into raw
@@ -44,7 +47,8 @@ DEFAULT_SHA = "0" * 64  # insert_rows' default
 UNCHANGED = ("pinghu", "longgang")
 #: the streets ingestion re-read in run-2 (what Dagster passes as var streets)
 CHANGED = ("buji", "bantian", "nanwan", "pingdi")
-INCREMENTAL = ("int_members_deduplicated", "int_excluded_rows_deduplicated")
+#: the tables incremental by street; int_members_deduplicated is a view of int_members_ranked
+INCREMENTAL = ("int_members_ranked", "int_excluded_rows_deduplicated")
 COMPARED_SCHEMAS = ("intermediate", "marts", "audit")
 NO_TESTS = ("--exclude-resource-type", "test")
 DBS = ("inc", "full_refresh")  # the two builds, as attached for the comparison
@@ -81,7 +85,8 @@ def period(year: int, q: int) -> dict:
 
 
 def add_streets(con) -> None:
-    """Phase 1 on top of build_raw: longgang (all superseded) and pingdi (two years, clean)."""
+    """Phase 1 on top of build_raw: longgang (all superseded), pingdi (two years, clean) and
+    a member of bantian (whose files are all removed in phase 2)."""
     old, new = "2021/longgang/会员_v1.csv", "2021/longgang/会员_v2.csv"
     insert_rows(
         con,
@@ -93,6 +98,7 @@ def add_streets(con) -> None:
             member("pingdi", "G1", D(Y, 5, 1)),
             member("pingdi", "G2", D(Y, 6, 1), True, D(Y, 6, 2)),
             member("pingdi", "G1", D(2022, 5, 1), year=2022),
+            member("bantian", "B1", D(Y, 5, 1)),
         ],
     )
     insert_rows(con, "enterprise_register", [enterprise("pingdi", "E30", 120)])
@@ -283,7 +289,7 @@ def test_an_incremental_build_equals_a_full_refresh(tmp_path):
         change_raw(con)
         set_probe(con, PROBE_SHA)
         before = snapshot(con)
-        built_by = con.execute("select distinct _run_id from intermediate.int_members_deduplicated")
+        built_by = con.execute("select distinct _run_id from intermediate.int_members_ranked")
         assert built_by.fetchall() == [("test-run",)]  # the first build's rows
         # a failed run: a column the models do not have stops them (on_schema_change='fail')
         # after their pre_hooks deleted the changed streets' rows; nothing may change

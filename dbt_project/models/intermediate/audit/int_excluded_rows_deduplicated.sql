@@ -7,11 +7,11 @@
 -- Everything here is within one street, so the model is incremental by street
 -- (macros/street_batch.sql): only the streets of var streets are recomputed
 -- (delete+insert on street_code).
-{#- (report kind, staging model, natural key columns) of every kind: var report_kinds -#}
+{#- (report kind, natural key columns, ranked model or none) of every kind: var report_kinds -#}
 {%- set kinds = [] %}
 {%- for kind in var('report_kinds') %}
     {%- set spec = var('report_kinds')[kind] %}
-    {%- do kinds.append((kind, 'stg_landing__' ~ spec['stem'], spec['key'])) %}
+    {%- do kinds.append((kind, spec['key'], spec['ranked'])) %}
 {%- endfor %}
 {{ config(
     materialized='incremental',
@@ -21,10 +21,26 @@
     pre_hook="{{ delete_selected_streets() }}",
 ) }}
 
+-- every row of a kind ranked once (macro ranked_rows; the member roster's ranking is the
+-- model int_members_ranked): the rows that are not the winning row of their key are
+-- excluded, with the winning row's provenance from the same window (no join)
 with
 
-{% for kind, model, key in kinds %}
-    {{ kind }}_rows as (  -- noqa: LT02
+{% for kind, key, ranked_model in kinds %}
+    {{ kind }}_ranked as (  -- noqa: LT02
+
+        {% if ranked_model -%}
+            select * from {{ ref(ranked_model) }}
+            {% if is_incremental() %}
+                where {{ in_selected_streets('street_code') }}
+            {% endif %}
+        {%- else -%}
+            {{ ranked_rows(kind) }}
+        {%- endif %}
+
+    ),
+
+    {{ kind }}_excluded as (
 
         select
             year,
@@ -35,6 +51,10 @@ with
             {%- else -%}
                 concat_ws('|', {{ key | join(', ') }})
             {%- endif %} as natural_key,
+            case
+                when _superseded_by is not null then 'superseded_file'
+                else 'duplicate_key'
+            end as exclusion_reason,
             _period_label,
             _period_end,
             _superseded_by,
@@ -43,79 +63,25 @@ with
             _source_row,
             _file_sha256,
             _run_id,
-            -- rank among the rows of the same key and the same supersession state;
-            -- only non-superseded rows can win
-            row_number() over (
-                partition by year, street_code, {{ key | join(', ') }}, _superseded_by is null
-                order by {{ latest_row_order() }}
-            ) as dedup_rank
-        from {{ ref(model) }} as {{ kind }}
-        {% if is_incremental() %}
-            where {{ in_selected_streets('street_code') }}
-        {% endif %}
+            winning_street_code,
+            winning_period_label,
+            winning_source_file,
+            winning_source_sheet,
+            winning_source_row
+        from {{ kind }}_ranked
+        where not {{ is_winning_row() }}
 
     ),
 
 {% endfor %}
 
-all_rows as (
+excluded as (
 
-    {% for kind, model, key in kinds %}
-        select * from {{ kind }}_rows
+    {% for kind, key, ranked_model in kinds %}
+        select * from {{ kind }}_excluded
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
-),
-
-winners as (
-
-    select * from all_rows
-    where _superseded_by is null and dedup_rank = 1
-
-),
-
-excluded as (
-
-    select
-        *,
-        case
-            when _superseded_by is not null then 'superseded_file'
-            else 'duplicate_key'
-        end as exclusion_reason
-    from all_rows
-    where _superseded_by is not null or dedup_rank > 1
-
-),
-
-excluded_with_winner as (
-
-    select
-        excluded.year,
-        excluded.street_code,
-        excluded.report_kind,
-        excluded.natural_key,
-        excluded.exclusion_reason,
-        excluded._period_label,
-        excluded._period_end,
-        excluded._superseded_by,
-        excluded._source_file,
-        excluded._source_sheet,
-        excluded._source_row,
-        excluded._file_sha256,
-        excluded._run_id,
-        winners.street_code as winning_street_code,
-        winners._period_label as winning_period_label,
-        winners._source_file as winning_source_file,
-        winners._source_sheet as winning_source_sheet,
-        winners._source_row as winning_source_row
-    from excluded
-    left join winners
-        on
-            excluded.report_kind = winners.report_kind
-            and excluded.year = winners.year
-            and excluded.street_code = winners.street_code
-            and excluded.natural_key = winners.natural_key
-
 )
 
-select * from excluded_with_winner
+select * from excluded

@@ -7,7 +7,11 @@
 --                       a member also reported by another street whose record was
 --                       collected later; the member counts for that street.
 -- The first two are per street (int_excluded_rows_deduplicated, incremental by street);
--- the attribution is across streets and is recomputed in full on every build.
+-- the attribution is across streets: the records of int_members_multi_street (the members
+-- reported by several streets) that lose the attribution. A view: audit_excluded_rows is
+-- its table.
+{{ config(materialized='view') }}
+
 with
 
 excluded_within_street as (
@@ -16,49 +20,40 @@ excluded_within_street as (
 
 ),
 
-members_deduplicated as (
+multi_street as (
 
-    select * from {{ ref('int_members_deduplicated') }}
-
-),
-
-members_attributed_across_streets as (
-
-    -- only a member reported by several streets can be attributed elsewhere (a few
-    -- thousand of the million members): the join below stays small
-
-    select * from {{ ref('int_members_attributed') }}
-    where n_streets_reported > 1
+    select * from {{ ref('int_members_multi_street') }}
 
 ),
 
 members_attributed_elsewhere as (
 
     select
-        members_deduplicated.year,
-        members_deduplicated.street_code,
-        members_deduplicated.report_kind,
-        members_deduplicated.person_key as natural_key,
+        losing.year,
+        losing.street_code,
+        losing.report_kind,
+        losing.person_key as natural_key,
         'attributed_to_other_street' as exclusion_reason,
-        members_deduplicated._period_label,
-        members_deduplicated._period_end,
-        members_deduplicated._superseded_by,
-        members_deduplicated._source_file,
-        members_deduplicated._source_sheet,
-        members_deduplicated._source_row,
-        members_deduplicated._file_sha256,
-        members_deduplicated._run_id,
-        members_attributed_across_streets.street_code as winning_street_code,
-        members_attributed_across_streets._period_label as winning_period_label,
-        members_attributed_across_streets._source_file as winning_source_file,
-        members_attributed_across_streets._source_sheet as winning_source_sheet,
-        members_attributed_across_streets._source_row as winning_source_row
-    from members_deduplicated
-    inner join members_attributed_across_streets
+        losing._period_label,
+        losing._period_end,
+        losing._superseded_by,
+        losing._source_file,
+        losing._source_sheet,
+        losing._source_row,
+        losing._file_sha256,
+        losing._run_id,
+        winning.street_code as winning_street_code,
+        winning._period_label as winning_period_label,
+        winning._source_file as winning_source_file,
+        winning._source_sheet as winning_source_sheet,
+        winning._source_row as winning_source_row
+    from multi_street as losing
+    inner join multi_street as winning
         on
-            members_deduplicated.year = members_attributed_across_streets.year
-            and members_deduplicated.person_key = members_attributed_across_streets.person_key
-    where members_deduplicated.street_code != members_attributed_across_streets.street_code
+            losing.year = winning.year
+            and losing.person_key = winning.person_key
+            and winning._attribution_rank = 1
+    where losing._attribution_rank > 1
 
 ),
 
