@@ -17,15 +17,7 @@ final as (
         service_type,
         persons,
         coalesce(date_part('year', served_on) = year, false) as is_served_in_year,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from services
 
 )

@@ -18,15 +18,7 @@ final as (
         person_key,
         amount,
         coalesce(date_part('year', paid_on) = year, false) as is_paid_in_year,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from payments
 
 )

@@ -23,15 +23,7 @@ final as (
         recovered_amount,
         coalesce(date_part('year', accepted_on) = year, false) as is_accepted_in_year,
         coalesce(workers_involved >= 30, false) as is_mass_dispute,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from dispute_cases
 
 )

@@ -22,15 +22,7 @@ final as (
         coalesce(status = '已办结', false) as is_handled,
         coalesce(status = '已办结' and resolved_level = '企业内部', false)
             as is_resolved_internally,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from worker_requests
 
 )

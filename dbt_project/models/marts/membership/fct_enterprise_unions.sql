@@ -27,15 +27,7 @@ final as (
         union_founded_on,
         has_worker_council,
         is_key_enterprise,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from enterprises
 
 )

@@ -23,15 +23,7 @@ final as (
         is_collected_by_year_end,
         is_verified_by_year_end,
         n_streets_reported,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from members
 
 )

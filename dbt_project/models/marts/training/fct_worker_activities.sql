@@ -20,15 +20,7 @@ final as (
         participants,
         coalesce(date_part('year', held_on) = year, false) as is_held_in_year,
         category in ('技能培训', '综合素质培训') as is_quality_training,
-        _period_label,
-        _period_end,
-        _source_file,
-        _source_sheet,
-        _source_row,
-        _file_sha256,
-        _run_id,
-        _ingested_at,
-        _key_row_count
+        {{ fact_provenance_columns() }}
     from activities
 
 )

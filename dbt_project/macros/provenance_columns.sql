@@ -11,3 +11,18 @@
     cast(_run_id as varchar) as _run_id,
     cast(_ingested_at as timestamp) as _ingested_at
 {%- endmacro %}
+
+{#- The provenance columns every fct_ model carries to the mart, in this order: where each row
+    came from (period, file, sheet, row, file hash, run, ingestion time) and how many rows of
+    its natural key the sources held (_key_row_count, from deduplicated_rows()). -#}
+{% macro fact_provenance_columns() -%}
+    _period_label,
+    _period_end,
+    _source_file,
+    _source_sheet,
+    _source_row,
+    _file_sha256,
+    _run_id,
+    _ingested_at,
+    _key_row_count
+{%- endmacro %}
