@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.ingest.files import sha256_of
+from orchestration.lib.settings import duckdb_memory_limit
 
 #: options of every ``COPY … TO`` of the export (part of what a Parquet file is a function of)
 PARQUET_OPTIONS = "format parquet, compression zstd"
@@ -119,7 +120,10 @@ def export_parquet(mart: Path, folder: Path, *, force: bool = False) -> Export:
     recorded_tables = (previous.get("tables") or {}) if same_writer and not force else {}
     result = Export()
     tables: dict[str, dict[str, Any]] = {}
-    with duckdb.connect(str(mart), read_only=True) as con:
+    # bounded memory: rows are written as they are read (no insertion order kept across
+    # threads — the fingerprint and the readers of Parquet do not depend on row order)
+    config = {"memory_limit": duckdb_memory_limit(), "preserve_insertion_order": False}
+    with duckdb.connect(str(mart), read_only=True, config=config) as con:
         names = con.execute(
             "select schema_name, table_name from duckdb_tables() "
             "where database_name = current_database() order by 1, 2"

@@ -52,6 +52,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.ingest.files import sha256_of
+from orchestration.lib.settings import duckdb_memory_limit
 
 #: schema of the working database → schema of the published file
 PUBLISHED_SCHEMAS = {"marts": "main", "audit": "audit"}
@@ -286,7 +287,7 @@ def publish_mart(
     entry: Path | None = None
     swapped = False
     try:
-        with duckdb.connect(str(tmp)) as con:
+        with duckdb.connect(str(tmp), config={"memory_limit": duckdb_memory_limit()}) as con:
             con.execute(f"attach '{working_db}' as work (read_only)")
             has_previous = (bool(hold) or finish is not None) and target.is_file()
             if has_previous:

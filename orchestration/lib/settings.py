@@ -27,6 +27,13 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB ``memory_limit`` of every connection the pipeline writes or copies through
+    (``GONGHUI_DUCKDB_MEMORY_LIMIT``, default 2GB; the dbt profile reads the same variable):
+    above it DuckDB spills to a temporary folder next to the database instead of growing."""
+    return os.environ.get("GONGHUI_DUCKDB_MEMORY_LIMIT") or "2GB"
+
+
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
@@ -45,6 +52,14 @@ class Settings:
     def duckdb_path(self) -> Path:
         """The working database: one writer (the pipeline), never opened by analysts."""
         return self.warehouse_dir / "gonghui.duckdb"
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """DuckDB settings of the pipeline's connections to the working database: the same
+        ``memory_limit`` as the dbt build (``GONGHUI_DUCKDB_MEMORY_LIMIT``, default 2GB), so
+        loading the raw tables spills to ``gonghui.duckdb.tmp/`` instead of growing with the
+        data."""
+        return {"memory_limit": duckdb_memory_limit()}
 
     @property
     def published_dir(self) -> Path:

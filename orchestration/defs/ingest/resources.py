@@ -62,7 +62,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
         settings = self.settings()
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(settings.duckdb_path), read_only=read_only)
+        return duckdb.connect(
+            str(settings.duckdb_path), read_only=read_only, config=settings.duckdb_config
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """In a run: take the writer lock (or fail fast), then recover a damaged database."""
