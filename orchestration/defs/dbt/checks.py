@@ -226,7 +226,7 @@ def _street_text(code: str | None, names: Mapping[str, str]) -> str | None:
 
 
 def findings(
-    asset_key: dg.AssetKey, outcomes: Iterable[DbtTestOutcome], street_names: Mapping[str, str]
+    outcomes: Iterable[DbtTestOutcome], street_names: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """The check's findings, one per failing test × (street, kind) of its failing rows (one per
     failing test when its rows name neither): street, kind, rule (the test and what it checks),
@@ -285,7 +285,7 @@ def check_result(
     the check's spec is, i.e. the model has an error-severity test)."""
     failed = [o for o in outcomes if o.failed]
     failed_blocking = [o for o in failed if o.blocks]
-    listed = findings(key.asset_key, failed, street_names or {})
+    listed = findings(failed, street_names or {})
     metadata: dict[str, Any] = {
         "tests": len(outcomes),
         "passed": sum(o.status == "pass" for o in outcomes),
