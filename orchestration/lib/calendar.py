@@ -134,7 +134,7 @@ def record_override(
     """Close (``state="closed"``) or reopen (``"open"``) ``year`` by command; returns the
     event. The register is rewritten atomically; the next run sees the changed state (it is
     part of the inputs fingerprint) and gates the year accordingly."""
-    from orchestration.lib.publish import _write_json
+    from orchestration.lib.publish import write_json
 
     if state not in (OPEN, CLOSED):
         raise CalendarError(f"state must be {OPEN} or {CLOSED}, not {state!r}")
@@ -149,7 +149,7 @@ def record_override(
     }
     doc["overrides"][str(int(year))] = event
     doc["events"].append(event)
-    _write_json(register_path(published_dir), doc)
+    write_json(register_path(published_dir), doc)
     return event
 
 

@@ -15,7 +15,8 @@ folder re-read only what changed.
 
 The fingerprint is ``count(*)`` and ``sum(hash(*columns(*))::hugeint)`` (the sum of the rows'
 hashes, without overflow) of the table, together with its columns and their types:
-order-insensitive (a table is a set of rows; the export writes them in the table's order) and
+order-insensitive (a table is a set of rows; the export does not keep their order, so that it
+streams them within the memory limit) and
 computed by DuckDB in one scan — on the demo mart 0.2 s of CPU for all 19 tables, against
 2.2 s to export them. ``hash`` is DuckDB's and may change between versions, so the manifest
 also records the DuckDB version and the export options; a change of either rewrites every
@@ -34,6 +35,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.ingest.files import sha256_of
+from orchestration.lib.publish import write_json
 from orchestration.lib.settings import duckdb_memory_limit
 
 #: options of every ``COPY … TO`` of the export (part of what a Parquet file is a function of)
@@ -85,18 +87,6 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _write_manifest(path: Path, doc: dict[str, Any]) -> None:
-    """Atomically (temporary file, fsync, rename), like the publication's manifest."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def _up_to_date(target: Path, recorded: dict[str, Any] | None, fingerprint: dict) -> bool:
     """Whether ``target`` is the file the manifest records for this very table content."""
     if not recorded or recorded.get("fingerprint") != fingerprint["fingerprint"]:
@@ -146,7 +136,7 @@ def export_parquet(mart: Path, folder: Path, *, force: bool = False) -> Export:
                 }
                 result.written.append(key)
             result.files[key] = target
-    _write_manifest(
+    write_json(
         manifest_path,
         {"mart": mart.name, "duckdb": duckdb.__version__, "options": PARQUET_OPTIONS,
          "tables": tables},

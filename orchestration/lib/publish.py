@@ -82,7 +82,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> Path:
+def write_json(path: Path, doc: dict[str, Any]) -> Path:
     """Write ``doc`` to ``path`` atomically (temporary file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -185,7 +185,7 @@ def write_decision(
         "years": list(years),
         "checks": checks,
     }
-    return _write_json(published_dir / "decisions" / f"{run_id}.json", doc)
+    return write_json(published_dir / "decisions" / f"{run_id}.json", doc)
 
 
 def _copy_read_only(source: Path, target: Path) -> str:
@@ -222,7 +222,7 @@ def _finish_history(history: Path, manifest: dict[str, Any]) -> None:
     """``history/<name>/`` = the copy + its manifest, appearing complete or not at all (the
     caller removes the ``.partial`` folder when this or anything before it fails)."""
     partial = _partial(history)
-    _write_json(partial / "manifest.json", manifest)
+    write_json(partial / "manifest.json", manifest)
     os.replace(partial, history)
 
 
@@ -354,7 +354,7 @@ def publish_mart(
         _fsync_dir(target.parent)
         # a failure from here on leaves the new mart with the previous manifest: the next
         # run finds them different (mart_mismatch) and publishes again
-        _write_json(target.parent / "manifest.json", manifest)
+        write_json(target.parent / "manifest.json", manifest)
         publication.manifest = manifest
     except (OSError, duckdb.Error) as exc:
         if history is not None and not swapped:  # on record, but never published
